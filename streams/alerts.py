@@ -1,0 +1,518 @@
+"""Queue early warning (排队预警, domain.md §4): the rules and the alert state machine.
+
+Pure functions on purpose: the Faust agent keeps one ``AlertState`` per hall × category
+(queue rule) and one per hall (complaint spike) in a table, computes the figures at event
+time ``at`` and calls ``evaluate_queue`` / ``evaluate_complaints``. Nothing here reads a
+clock or does I/O except ``load_alert_rules``, so replaying a stream gives the same alerts.
+
+State machine (per alert)::
+
+    (none) --level reached--> open(warning|critical) --critical--> open(critical)
+    open --every warning-level value < share × threshold for close_after--> (none), "closed"
+
+Only three things emit an event: opening, escalating warning → critical, closing. An
+alert never de-escalates; between ``share`` and 100 % of a threshold it stays open and
+the close timer does not run.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.events import AlertAction, AlertEvent, AlertLevel, AlertRule, Category, describe_error
+
+# ---------------------------------------------------------------------------------------
+# Rules (config/alerts.toml)
+# ---------------------------------------------------------------------------------------
+
+
+class AlertThresholds(BaseModel):
+    """One size class's thresholds. Defaults are domain.md §4's, so a sparse file still works;
+    unknown keys are rejected so a typo in the TOML cannot silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warning_waiting: int = Field(default=15, ge=1)
+    warning_longest_wait_min: float = Field(default=10, gt=0)
+    warning_estimated_wait_min: float = Field(default=10, gt=0)
+    critical_waiting: int = Field(default=30, ge=1)
+    critical_longest_wait_min: float = Field(default=20, gt=0)
+    complaint_spike_count: int = Field(default=3, ge=1)
+    complaint_spike_window_min: float = Field(default=60, gt=0)
+    close_below_share: float = Field(default=0.8, gt=0, le=1)
+    close_after_min: float = Field(default=2, ge=0)
+
+    @model_validator(mode="after")
+    def _critical_not_below_warning(self) -> "AlertThresholds":
+        # A critical threshold under its warning one would open alerts at critical that
+        # could never have been warnings, and the close rule (judged on warning) would lie.
+        problems = []
+        if self.critical_waiting < self.warning_waiting:
+            problems.append(f"critical_waiting ({self.critical_waiting}) < warning_waiting ({self.warning_waiting})")
+        if self.critical_longest_wait_min < self.warning_longest_wait_min:
+            problems.append(
+                f"critical_longest_wait_min ({self.critical_longest_wait_min:g}) < "
+                f"warning_longest_wait_min ({self.warning_longest_wait_min:g})"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def close_after(self) -> timedelta:
+        return timedelta(minutes=self.close_after_min)
+
+
+class AlertRules(BaseModel):
+    """``[default]`` plus ``[size_class.NAME]`` tables that override single values.
+
+    Overrides are merged onto the default when loading, so each size class is validated
+    as a whole (e.g. a small hall's critical_waiting against its own warning_waiting)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: AlertThresholds = AlertThresholds()
+    size_class: dict[str, AlertThresholds] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_overrides(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        base = data.get("default") or {}
+        if isinstance(base, AlertThresholds):
+            base = base.model_dump()
+        overrides = data.get("size_class") or {}
+        if not isinstance(overrides, dict) or not isinstance(base, dict):
+            return data  # let field validation report the shape error
+        merged: dict[str, Any] = {}
+        for name, table in overrides.items():
+            merged[name] = {**base, **table} if isinstance(table, dict) else table
+        return {**data, "size_class": merged}
+
+    def for_size_class(self, size_class: str) -> AlertThresholds:
+        """A size class without its own table (e.g. ``large``, ``medium``) uses ``[default]``."""
+        return self.size_class.get(size_class, self.default)
+
+
+def load_alert_rules(path: Path) -> AlertRules:
+    """Load and validate the rules file; errors name the file and the offending key."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    try:
+        return AlertRules.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {describe_error(exc)}") from exc
+
+
+# ---------------------------------------------------------------------------------------
+# Figures in, state kept between evaluations
+# ---------------------------------------------------------------------------------------
+
+
+def _check_figure(name: str, value: float) -> None:
+    # Infinity (e.g. an estimated wait with no counter open) would not survive JSON on the
+    # alerts topic; the caller must cap it to a large finite number.
+    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """One hall × category's queue at the evaluation time (waits in seconds)."""
+
+    waiting: int
+    longest_wait_s: float
+    estimated_wait_s: float
+
+    def __post_init__(self) -> None:
+        _check_figure("waiting", self.waiting)
+        _check_figure("longest_wait_s", self.longest_wait_s)
+        _check_figure("estimated_wait_s", self.estimated_wait_s)
+
+
+@dataclass(frozen=True)
+class ComplaintFigures:
+    """One hall's complaints in the rule's window (``complaint_spike_window_min``) ending at ``at``."""
+
+    complaints_in_window: int
+    escalated_in_window: int
+
+    def __post_init__(self) -> None:
+        _check_figure("complaints_in_window", self.complaints_in_window)
+        _check_figure("escalated_in_window", self.escalated_in_window)
+        if self.escalated_in_window > self.complaints_in_window:
+            raise ValueError("escalated_in_window cannot exceed complaints_in_window")
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """An open alert, as kept in the Faust table (via ``to_dict``) between evaluations.
+
+    Frozen so that ``evaluate_*`` cannot change the caller's copy: they return a new state.
+    ``last_at`` is the latest evaluation time seen; the alert's clock never runs backwards."""
+
+    alert_id: str
+    rule: AlertRule
+    hall_id: str
+    category: str  # a Category value, or "all" for the complaint-spike rule
+    level: AlertLevel
+    opened_at: datetime
+    escalated_at: datetime | None
+    last_at: datetime
+    below_since: datetime | None
+    last_figures: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: enums as values, datetimes as ISO 8601 with their offset."""
+        return {
+            "alert_id": self.alert_id,
+            "rule": self.rule.value,
+            "hall_id": self.hall_id,
+            "category": self.category,
+            "level": self.level.value,
+            "opened_at": self.opened_at.isoformat(),
+            "escalated_at": _iso_or_none(self.escalated_at),
+            "last_at": self.last_at.isoformat(),
+            "below_since": _iso_or_none(self.below_since),
+            "last_figures": {k: float(v) for k, v in self.last_figures.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AlertState":
+        return cls(
+            alert_id=str(d["alert_id"]),
+            rule=AlertRule(d["rule"]),
+            hall_id=str(d["hall_id"]),
+            category=str(d["category"]),
+            level=AlertLevel(d["level"]),
+            opened_at=_parse_aware(d["opened_at"]),
+            escalated_at=_parse_aware(d.get("escalated_at")),
+            last_at=_parse_aware(d["last_at"]),
+            below_since=_parse_aware(d.get("below_since")),
+            last_figures={str(k): float(v) for k, v in (d.get("last_figures") or {}).items()},
+        )
+
+
+def _iso_or_none(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _parse_aware(v: Any) -> Any:
+    if v is None:
+        return None
+    t = v if isinstance(v, datetime) else datetime.fromisoformat(v)
+    if t.tzinfo is None:
+        raise ValueError(f"alert state timestamp {v!r} has no UTC offset")
+    return t
+
+
+# ---------------------------------------------------------------------------------------
+# Suggested actions (shown to the lobby manager / duty manager)
+# ---------------------------------------------------------------------------------------
+
+ADVICE_OPEN_COUNTER = ("增开窗口", "open another counter")
+ADVICE_SELF_SERVICE = ("引导客户至自助终端办理", "send customers to self-service kiosks")
+ADVICE_PREHANDLE = ("大堂经理在预处理专席预先办理", "pre-handle paperwork at the lobby desk")
+ADVICE_CALL_BACK = ("值班经理立即回访投诉客户并排查原因", "duty manager calls back complaining customers and checks the cause")
+ADVICE_QUEUE_CLEARED = ("排队已回落，恢复常规窗口安排", "queue is back to normal; return to the usual counter plan")
+ADVICE_COMPLAINTS_CLEARED = ("投诉已回落，继续跟进回访结果", "complaints are back to normal; follow up the call-backs")
+
+# Categories simple enough for a self-service kiosk (缴费, 咨询).
+SELF_SERVICE_CATEGORIES = frozenset({Category.payment.value, Category.consult.value})
+
+
+def _queue_advice(level: AlertLevel, f: QueueFigures, th: AlertThresholds, category: str) -> tuple[str, str]:
+    """Counters first when the queue itself is long or critical: only more capacity clears it.
+    A long *estimated* wait in a kiosk-capable category can be drained to the kiosks;
+    anything else (long individual waits, complex business) is eased at the lobby desk."""
+    if level is AlertLevel.critical or f.waiting >= th.warning_waiting:
+        return ADVICE_OPEN_COUNTER
+    if category in SELF_SERVICE_CATEGORIES and f.estimated_wait_s >= th.warning_estimated_wait_min * 60:
+        return ADVICE_SELF_SERVICE
+    return ADVICE_PREHANDLE
+
+
+# ---------------------------------------------------------------------------------------
+# Assessment of one set of figures against the thresholds
+# ---------------------------------------------------------------------------------------
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _limit(share: float, threshold: float) -> float:
+    # Rounded so that 0.8 × 15 is exactly 12 (and 0.8 × 3 exactly 2.4): the 80 % boundary
+    # must not move by a float ulp, or 12 waiting could count as "below".
+    return round(share * threshold, 9)
+
+
+@dataclass(frozen=True)
+class _Assessment:
+    level: AlertLevel | None  # level the figures reach now, None when no rule fires
+    triggers: list[str]
+    below: bool  # every warning-level value is under share × its threshold
+    close_triggers: list[str]
+    figures: dict[str, float]  # figures and thresholds, as published on the event
+    raw: dict[str, float]  # figures only, as kept in the state
+    advice: tuple[str, str]
+    close_advice: tuple[str, str]
+
+
+def _assess_queue(f: QueueFigures, th: AlertThresholds, category: str) -> _Assessment:
+    warn_longest_s = th.warning_longest_wait_min * 60
+    warn_est_s = th.warning_estimated_wait_min * 60
+    crit_longest_s = th.critical_longest_wait_min * 60
+
+    triggers: list[str] = []
+    critical = False
+    # One trigger per figure, naming the highest threshold it crossed.
+    if f.waiting >= th.critical_waiting:
+        triggers.append(f"waiting>={th.critical_waiting}")
+        critical = True
+    elif f.waiting >= th.warning_waiting:
+        triggers.append(f"waiting>={th.warning_waiting}")
+    if f.longest_wait_s >= crit_longest_s:
+        triggers.append(f"longest_wait>={_num(th.critical_longest_wait_min)}min")
+        critical = True
+    elif f.longest_wait_s >= warn_longest_s:
+        triggers.append(f"longest_wait>={_num(th.warning_longest_wait_min)}min")
+    if f.estimated_wait_s >= warn_est_s:  # estimated wait has no critical level (§4)
+        triggers.append(f"estimated_wait>={_num(th.warning_estimated_wait_min)}min")
+    level = AlertLevel.critical if critical else (AlertLevel.warning if triggers else None)
+
+    share = th.close_below_share
+    lim_waiting = _limit(share, th.warning_waiting)
+    lim_longest_min = _limit(share, th.warning_longest_wait_min)
+    lim_est_min = _limit(share, th.warning_estimated_wait_min)
+    below = (
+        f.waiting < lim_waiting
+        and f.longest_wait_s < lim_longest_min * 60
+        and f.estimated_wait_s < lim_est_min * 60
+    )
+    close_triggers = [
+        f"waiting<{_num(lim_waiting)}",
+        f"longest_wait<{_num(lim_longest_min)}min",
+        f"estimated_wait<{_num(lim_est_min)}min",
+        f"for>={_num(th.close_after_min)}min",
+    ]
+    raw = {
+        "waiting": float(f.waiting),
+        "longest_wait_s": float(f.longest_wait_s),
+        "estimated_wait_s": float(f.estimated_wait_s),
+    }
+    figures = {
+        **raw,
+        "warning_waiting": float(th.warning_waiting),
+        "warning_longest_wait_s": float(warn_longest_s),
+        "warning_estimated_wait_s": float(warn_est_s),
+        "critical_waiting": float(th.critical_waiting),
+        "critical_longest_wait_s": float(crit_longest_s),
+    }
+    return _Assessment(
+        level=level,
+        triggers=triggers,
+        below=below,
+        close_triggers=close_triggers,
+        figures=figures,
+        raw=raw,
+        advice=_queue_advice(level, f, th, category) if level else ADVICE_QUEUE_CLEARED,
+        close_advice=ADVICE_QUEUE_CLEARED,
+    )
+
+
+def _assess_complaints(f: ComplaintFigures, th: AlertThresholds) -> _Assessment:
+    window = _num(th.complaint_spike_window_min)
+    triggers: list[str] = []
+    level: AlertLevel | None = None
+    if f.complaints_in_window >= th.complaint_spike_count:
+        triggers.append(f"complaints_{window}min>={th.complaint_spike_count}")
+        level = AlertLevel.warning
+        # An escalated complaint (already gone above the hall) inside a spike makes it
+        # critical: the hall is about to be asked about it by the quality office.
+        if f.escalated_in_window >= 1:
+            triggers.append("escalated_complaints>=1")
+            level = AlertLevel.critical
+    lim = _limit(th.close_below_share, th.complaint_spike_count)
+    raw = {
+        "complaints_in_window": float(f.complaints_in_window),
+        "escalated_in_window": float(f.escalated_in_window),
+    }
+    figures = {
+        **raw,
+        "complaint_spike_count": float(th.complaint_spike_count),
+        "complaint_spike_window_min": float(th.complaint_spike_window_min),
+    }
+    return _Assessment(
+        level=level,
+        triggers=triggers,
+        below=f.complaints_in_window < lim,
+        close_triggers=[f"complaints_{window}min<{_num(lim)}", f"for>={_num(th.close_after_min)}min"],
+        figures=figures,
+        raw=raw,
+        advice=ADVICE_CALL_BACK,
+        close_advice=ADVICE_COMPLAINTS_CLEARED,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The state machine
+# ---------------------------------------------------------------------------------------
+
+
+def alert_id_for(hall_id: str, category: str, rule: AlertRule, opened_at: datetime) -> str:
+    """Deterministic so a replay or a restarted worker names the same alert the same way."""
+    return f"{hall_id}:{category}:{rule.value}:{opened_at.astimezone(timezone.utc).isoformat()}"
+
+
+def _event(
+    *,
+    alert_id: str,
+    action: AlertAction,
+    hall_id: str,
+    category: str,
+    rule: AlertRule,
+    level: AlertLevel,
+    at: datetime,
+    opened_at: datetime,
+    triggers: list[str],
+    figures: dict[str, float],
+    advice: tuple[str, str],
+) -> AlertEvent:
+    return AlertEvent(
+        alert_id=alert_id,
+        action=action,
+        hall_id=hall_id,
+        category=category,
+        rule=rule,
+        level=level,
+        occurred_at=at,
+        opened_at=opened_at,
+        triggers=list(triggers),
+        figures=dict(figures),
+        suggested_action=advice[0],
+        suggested_action_en=advice[1],
+    )
+
+
+def _step(
+    state: AlertState | None,
+    a: _Assessment,
+    th: AlertThresholds,
+    *,
+    rule: AlertRule,
+    hall_id: str,
+    category: str,
+    at: datetime,
+) -> tuple[AlertState | None, list[AlertEvent]]:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("evaluation time `at` must be timezone-aware (event time with an offset)")
+
+    if state is None:
+        if a.level is None:
+            return None, []
+        opened = AlertState(
+            alert_id=alert_id_for(hall_id, category, rule, at),
+            rule=rule,
+            hall_id=hall_id,
+            category=category,
+            level=a.level,
+            opened_at=at,
+            escalated_at=None,
+            last_at=at,
+            below_since=None,
+            last_figures=a.raw,
+        )
+        ev = _event(
+            alert_id=opened.alert_id, action=AlertAction.opened, hall_id=hall_id, category=category,
+            rule=rule, level=a.level, at=at, opened_at=at, triggers=a.triggers, figures=a.figures,
+            advice=a.advice,
+        )
+        return opened, [ev]
+
+    if (state.rule, state.hall_id, state.category) != (rule, hall_id, category):
+        raise ValueError(
+            f"state of alert {state.alert_id} ({state.rule.value} at {state.hall_id}/{state.category}) "
+            f"passed for {rule.value} at {hall_id}/{category}"
+        )
+    # A late evaluation (event time before one already seen) counts as happening at the
+    # latest time seen: otherwise it could start the close timer in a past the alert
+    # already knows was not calm, and close too early.
+    now = max(at, state.last_at)
+
+    if a.level is AlertLevel.critical and state.level is AlertLevel.warning:
+        escalated = replace(
+            state, level=AlertLevel.critical, escalated_at=now, last_at=now, below_since=None,
+            last_figures=a.raw,
+        )
+        ev = _event(
+            alert_id=state.alert_id, action=AlertAction.escalated, hall_id=hall_id, category=category,
+            rule=rule, level=AlertLevel.critical, at=now, opened_at=state.opened_at, triggers=a.triggers,
+            figures=a.figures, advice=a.advice,
+        )
+        return escalated, [ev]
+
+    if not a.below:
+        # Firing again, or in the band between share and 100 %: stay open, timer off.
+        return replace(state, last_at=now, below_since=None, last_figures=a.raw), []
+
+    below_since = state.below_since or now
+    if now - below_since >= th.close_after:
+        ev = _event(
+            alert_id=state.alert_id, action=AlertAction.closed, hall_id=hall_id, category=category,
+            rule=rule, level=state.level, at=now, opened_at=state.opened_at, triggers=a.close_triggers,
+            figures=a.figures, advice=a.close_advice,
+        )
+        return None, [ev]
+    return replace(state, last_at=now, below_since=below_since, last_figures=a.raw), []
+
+
+def evaluate_queue(
+    state: AlertState | None,
+    figures: QueueFigures,
+    th: AlertThresholds,
+    *,
+    hall_id: str,
+    category: str,
+    at: datetime,
+) -> tuple[AlertState | None, list[AlertEvent]]:
+    """Advance one hall × category's queue alert to event time ``at``.
+
+    Returns the new state (None when no alert is open) and the events to publish (at most
+    one). The input state is not modified. Call it on every queue change *and* on a timer:
+    a close can only be noticed when an evaluation happens after the 2 minutes have run."""
+    cat = Category(category).value
+    return _step(
+        state, _assess_queue(figures, th, cat), th, rule=AlertRule.queue, hall_id=hall_id, category=cat, at=at
+    )
+
+
+def evaluate_complaints(
+    state: AlertState | None,
+    figures: ComplaintFigures,
+    th: AlertThresholds,
+    *,
+    hall_id: str,
+    at: datetime,
+) -> tuple[AlertState | None, list[AlertEvent]]:
+    """Advance one hall's complaint-spike alert (category ``all``) to event time ``at``.
+
+    Level: warning for a spike, critical when an escalated complaint is among those in the
+    window. As complaints only leave the window with time, the caller must also evaluate
+    on a timer for the alert to close."""
+    return _step(
+        state, _assess_complaints(figures, th), th,
+        rule=AlertRule.complaint_spike, hall_id=hall_id, category="all", at=at,
+    )
