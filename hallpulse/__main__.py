@@ -1,0 +1,3 @@
+from hallpulse.cli import main
+
+main()

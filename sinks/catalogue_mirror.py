@@ -1,0 +1,23 @@
+"""Mirror the hall catalogue into the analytic store, so SQL can join on it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hallpulse.catalogue import Catalogue
+from schemas.events import Category
+from sinks.store import Store
+
+HALL_COLUMNS = ["hall_id", "name", "name_en", "city", "province", "size_class", "counters", "opens", "closes", "loaded_at"]
+TARGET_COLUMNS = ["hall_id", "category", "target_wait_s", "standard_handle_s", "loaded_at"]
+
+
+def mirror_catalogue(store: Store, catalogue: Catalogue) -> int:
+    now = datetime.now(timezone.utc)
+    halls = [(h.hall_id, h.name, h.name_en, h.city, h.province, h.size_class, h.counters,
+              h.opens.strftime("%H:%M"), h.closes.strftime("%H:%M"), now) for h in catalogue.halls]
+    targets = [(h.hall_id, c.value, catalogue.target_wait_s(h.hall_id, c), catalogue.standard_handle_s(h.hall_id, c), now)
+               for h in catalogue.halls for c in Category]
+    store.insert("halls", halls, HALL_COLUMNS)
+    store.insert("hall_category_targets", targets, TARGET_COLUMNS)
+    return len(halls)
