@@ -1,0 +1,208 @@
+"""Indicators from SQL, periods from their own data, publication and appeals."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from sinks.assessment.engine import compute_report, live_report
+from sinks.assessment.indicators import Exclusions, Interval, hall_figures
+from sinks.assessment.periods import Period
+from sinks.assessment.publication import (accept_appeal, file_appeal, get_appeal, list_appeals, publish,
+                                          reject_appeal)
+from sinks.assessment.scheme import load_scheme
+from sinks.assessment.scoring import assess
+from sinks.assessment.versions import PublicationError, get_version, list_versions
+from test_assessment_support import SCHEME_FILE, add_days, add_minute, add_survey, month_days, open_seeded, utc
+
+HALL, OTHER = "JS-NJ-0001", "JS-NJ-0002"
+SH = timezone(timedelta(hours=8))
+
+
+@pytest.fixture
+def store(tmp_path):
+    _, st = open_seeded(tmp_path)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def scheme():
+    return load_scheme(SCHEME_FILE)
+
+
+def test_indicator_values_from_day_metrics(store):
+    add_days(store, HALL, [date(2026, 10, 1), date(2026, 10, 2)])
+    add_days(store, HALL, [date(2026, 11, 1)], within_target=0)       # next period: not counted
+    add_days(store, HALL, [date(2026, 10, 3)], within_target=0)
+    [f] = hall_figures(store, Period.parse("2026-10"))
+    assert f.hall_id == HALL and f.city == "南京" and f.name == "南京新街口营业厅"
+    assert f.issued == 600 and f.samples == {"visits": 600, "csat": 120, "audit": 6}
+    assert f.values["within_target"] == pytest.approx(100 * 380 / 600)
+    assert f.values["mean_wait"] == pytest.approx(6.0)
+    assert f.values["satisfaction"] == pytest.approx(92.0)
+    assert f.values["complaints"] == 0
+    assert f.values["handle"] == pytest.approx(110.0)
+    assert f.values["abandonment"] == pytest.approx(1.5)
+    assert f.values["audit"] == pytest.approx(90.0)
+
+
+def test_quarter_is_computed_from_its_own_data_not_the_mean_of_months(store, scheme):
+    # July and August: 1,000 calls a month at 99 % within target; September: a bad,
+    # quiet month of 100 calls at 10 %. Everything else identical and healthy.
+    add_days(store, HALL, [date(2026, 7, 10)], issued=1000, called=1000, within_target=990, wait_sum_s=1000 * 360.0)
+    add_days(store, HALL, [date(2026, 8, 10)], issued=1000, called=1000, within_target=990, wait_sum_s=1000 * 360.0)
+    add_days(store, HALL, [date(2026, 9, 10)], issued=100, called=100, within_target=10, wait_sum_s=100 * 360.0)
+    monthly = [compute_report(store, scheme, Period.parse(p))["halls"][0] for p in ("2026-07", "2026-08", "2026-09")]
+    quarter = compute_report(store, scheme, Period.parse("2026-Q3"))["halls"][0]
+    within = next(i for i in quarter["indicators"] if i["key"] == "within_target")
+    assert within["value"] == pytest.approx(100 * 1990 / 2100)               # 94.76 %
+    assert within["points"] == pytest.approx(25 * (100 * 1990 / 2100 - 60) / 35)  # 24.83 of 25
+    monthly_within = [next(i for i in m["indicators"] if i["key"] == "within_target")["points"] for m in monthly]
+    assert monthly_within == pytest.approx([25, 25, 0])
+    mean_of_months = sum(m["total"] for m in monthly) / 3
+    # The quarter's total equals scoring the pooled sums, and is not the mean of the months.
+    [pooled] = hall_figures(store, Period.parse("2026-Q3"))
+    assert quarter["total"] == assess(scheme, [pooled]).halls[0].total
+    assert abs(quarter["total"] - mean_of_months) > 5
+    assert quarter["issued"] == 2100
+
+
+def test_previous_months_flag_rectification_and_escalation(store, scheme):
+    bad = dict(within_target=0, wait_sum_s=200 * 1500.0, csat_sum=200, abandoned=40, complaints=5)
+    for m in (8, 9, 10):
+        add_days(store, HALL, month_days(2026, m)[:3], **bad)
+        add_days(store, OTHER, month_days(2026, m)[:3])
+    add_days(store, "JS-NJ-0003", [date(2026, 10, 2)], **bad)
+    add_days(store, "JS-NJ-0003", [date(2026, 9, 2)], **bad)
+    halls = {h["hall_id"]: h for h in compute_report(store, scheme, Period.parse("2026-10"))["halls"]}
+    assert halls[HALL]["grade"] == "不合格" and halls[HALL]["previous_grades"] == ["不合格", "不合格"]
+    assert (halls[HALL]["failure_streak"], halls[HALL]["flag"]) == (3, "escalated")
+    assert (halls["JS-NJ-0003"]["failure_streak"], halls["JS-NJ-0003"]["flag"]) == (2, "rectification")
+    assert halls[OTHER]["flag"] == "" and halls[OTHER]["grade"] in ("优秀", "良好")
+
+
+def _seed_october(store):
+    """HALL: a day with a back-office outage 09:00-11:00 (Shanghai) and an angry survey."""
+    day = date(2026, 10, 8)
+    # Outage minutes (UTC 01:00 and 02:30): 100 visits, all called late, 40 abandoned.
+    add_minute(store, HALL, utc(2026, 10, 8, 1, 0), issued=60, called=60, within_target=0, wait_sum_s=60 * 1800.0,
+               abandoned=25)
+    add_minute(store, HALL, utc(2026, 10, 8, 2, 30), issued=40, called=40, within_target=0, wait_sum_s=40 * 1800.0,
+               abandoned=15)
+    # 11:00 sharp is outside [09:00, 11:00): must stay counted.
+    add_minute(store, HALL, utc(2026, 10, 8, 3, 0), issued=100, called=100, within_target=100,
+               wait_sum_s=100 * 120.0)
+    # The day row includes those minutes plus 300 healthy visits.
+    add_days(store, HALL, [day], issued=500, visits_served=460, abandoned=40, called=500, within_target=400,
+             wait_sum_s=100 * 1800.0 + 100 * 120.0 + 300 * 300.0, transactions=460, handle_ratio_sum=460.0,
+             csat_n=40, csat_sum=40 * 9 - 8, audit_n=1, audit_sum=90, complaints=1)
+    # The survey that scored 1 and complained (its contribution is in the day row above).
+    add_survey(store, "SV-angry", HALL, "customer", datetime(2026, 10, 8, 15, 20, tzinfo=SH), 1, complaint=True)
+    add_days(store, OTHER, [day])
+
+
+def _ind(report, hall, key):
+    h = next(h for h in report["halls"] if h["hall_id"] == hall)
+    return next(i for i in h["indicators"] if i["key"] == key)
+
+
+def test_exclusions_subtract_minutes_in_the_interval_and_single_surveys(store, scheme):
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    [base, _] = hall_figures(store, p)
+    ex = Exclusions([Interval(HALL, datetime(2026, 10, 8, 9, 0, tzinfo=SH), datetime(2026, 10, 8, 11, 0, tzinfo=SH))],
+                    ["SV-angry"])
+    [f, other] = hall_figures(store, p, ex)
+    assert base.issued == 500 and f.issued == 400
+    assert f.sums["called"] == 400 and f.sums["within_target"] == 400 and f.sums["abandoned"] == 0
+    assert f.values["within_target"] == 100.0
+    assert f.sums["csat_n"] == 39 and f.sums["csat_sum"] == 40 * 9 - 8 - 1 and f.sums["complaints"] == 0
+    assert other.issued == 200                                     # other halls untouched
+
+
+def test_publish_appeal_accept_produces_versions_with_who_when_why(store, scheme):
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    with pytest.raises(PublicationError, match="not published"):
+        file_appeal(store, p, HALL, "厅经理王", "outage", survey_id="SV-angry")
+
+    v1 = publish(store, scheme, p, "质量办张")
+    assert v1.version == 1 and v1.appeal_ids == []
+    v1_results = json.dumps(get_version(store, "2026-10", 1).results, sort_keys=True)
+    with pytest.raises(PublicationError, match="already published"):
+        publish(store, scheme, p, "质量办张")
+
+    filed_at = datetime.now(timezone.utc)
+    a1 = file_appeal(store, p, HALL, "厅经理王", "核心系统故障 09:00-11:00",
+                     interval=(datetime(2026, 10, 8, 9, 0, tzinfo=SH), datetime(2026, 10, 8, 11, 0, tzinfo=SH)))
+    assert a1.status == "pending" and a1.kind == "interval" and a1.against_version == 1
+    a2 = file_appeal(store, p, HALL, "厅经理王", "恶意评价，已核实", survey_id="SV-angry")
+    with pytest.raises(PublicationError, match="belongs to hall"):
+        file_appeal(store, p, OTHER, "厅经理李", "not ours", survey_id="SV-angry")
+    with pytest.raises(PublicationError, match="within 2026-10"):
+        file_appeal(store, p, HALL, "厅经理王", "x", interval=(datetime(2026, 11, 8, 9, tzinfo=SH),
+                                                             datetime(2026, 11, 8, 10, tzinfo=SH)))
+
+    v2 = accept_appeal(store, a1.appeal_id, "质量办赵", "故障工单 INC-1 已核实")
+    assert v2.version == 2 and v2.appeal_ids == [a1.appeal_id]
+    with pytest.raises(PublicationError, match="already accepted"):
+        accept_appeal(store, a1.appeal_id, "质量办赵")
+
+    live = live_report(store, scheme, p)
+    v1_again = get_version(store, "2026-10", 1)
+    assert json.dumps(v1_again.results, sort_keys=True) == v1_results          # version 1 intact
+    assert _ind(v1_again.results, HALL, "within_target")["value"] == pytest.approx(80.0)
+    assert _ind(live, HALL, "within_target")["value"] == pytest.approx(80.0)    # live = no appeals
+    stored2 = get_version(store, "2026-10", 2)
+    assert _ind(stored2.results, HALL, "within_target")["value"] == pytest.approx(100.0)
+    assert _ind(stored2.results, HALL, "abandonment")["value"] == pytest.approx(0.0)
+    total1 = next(h for h in v1_again.results["halls"] if h["hall_id"] == HALL)["total"]
+    total2 = next(h for h in stored2.results["halls"] if h["hall_id"] == HALL)["total"]
+    assert total2 > total1
+    [rec] = stored2.appeals
+    assert rec["appeal_id"] == a1.appeal_id and rec["filed_by"] == "厅经理王"
+    assert rec["reason"] == "核心系统故障 09:00-11:00" and rec["decided_by"] == "质量办赵"
+    assert rec["decision_reason"] == "故障工单 INC-1 已核实"
+    assert datetime.fromisoformat(rec["filed_at"]) >= filed_at - timedelta(seconds=1)
+    assert datetime.fromisoformat(rec["decided_at"]) >= datetime.fromisoformat(rec["filed_at"])
+    assert stored2.published_by == "质量办赵" and a1.appeal_id in stored2.reason
+
+    # The survey appeal: version 3 applies both accepted appeals (cumulative).
+    v3 = accept_appeal(store, a2.appeal_id, "质量办赵")
+    stored3 = get_version(store, "2026-10", 3)
+    assert v3.appeal_ids == [a1.appeal_id, a2.appeal_id]
+    assert _ind(stored3.results, HALL, "within_target")["value"] == pytest.approx(100.0)
+    assert _ind(stored2.results, HALL, "satisfaction")["value"] == pytest.approx(10 * (352 / 40))
+    assert _ind(stored3.results, HALL, "satisfaction")["value"] == pytest.approx(10 * (351 / 39))
+    assert _ind(stored2.results, HALL, "complaints")["value"] > 0
+    assert _ind(stored3.results, HALL, "complaints")["value"] == 0
+    assert [a["reason"] for a in stored3.appeals] == ["核心系统故障 09:00-11:00", "恶意评价，已核实"]
+    assert json.dumps(get_version(store, "2026-10", 2).results, sort_keys=True) == \
+        json.dumps(stored2.results, sort_keys=True)
+    assert [v.version for v in list_versions(store, "2026-10")] == [1, 2, 3]
+
+
+def test_reject_is_logged_and_status_is_the_latest_decision(store, scheme):
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    publish(store, scheme, p, "质量办张")
+    a = file_appeal(store, p, HALL, "厅经理王", "恶意评价", survey_id="SV-angry")
+    r = reject_appeal(store, a.appeal_id, "质量办赵", "评价真实有效")
+    assert (r.status, r.decided_by, r.decision_reason) == ("rejected", "质量办赵", "评价真实有效")
+    with pytest.raises(PublicationError, match="already rejected"):
+        accept_appeal(store, a.appeal_id, "质量办赵")
+    assert [(x.appeal_id, x.status) for x in list_appeals(store, "2026-10")] == [(a.appeal_id, "rejected")]
+    assert [v.version for v in list_versions(store, "2026-10")] == [1]
+    assert get_appeal(store, a.appeal_id).status == "rejected"
+
+
+def test_appeal_window_closes(store, scheme):
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    v1 = publish(store, scheme, p, "质量办张")
+    late = v1.published_at + timedelta(days=scheme.appeals.window_days, minutes=1)
+    with pytest.raises(PublicationError, match="window"):
+        file_appeal(store, p, HALL, "厅经理王", "late", survey_id="SV-angry", now=late)
