@@ -1,0 +1,639 @@
+"""Grafana dashboards: their structure, and every panel's SQL run against the real schema.
+
+The SQL is executed in embedded ClickHouse (chDB) with ``sinks/migrations`` applied, after
+the Grafana variables and the ClickHouse plugin's macros have been expanded the way the
+plugin does it (``$__conditionalAll`` and variables in the browser, then ``$__timeFilter``,
+``$__fromTime``… in the plugin backend, see grafana/clickhouse-datasource
+``pkg/macros/macros.go``). A few rows go into the tables first, so the key panels are also
+checked for the numbers they show.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from hallpulse.config import Settings
+from sinks.migrate import apply_migrations
+from sinks.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+DASH_DIR = ROOT / "dashboards"
+DATASOURCE_FILE = DASH_DIR / "provisioning" / "datasources" / "clickhouse.yaml"
+DASHBOARD_FILES = sorted(DASH_DIR.glob("*.json"))
+MIGRATIONS = sorted((ROOT / "sinks" / "migrations").glob("*.sql"))
+PLUGIN = "grafana-clickhouse-datasource"
+
+# The time range used for every query: November 2026 in Asia/Shanghai, as Grafana sends
+# "this month" for a dashboard whose time zone is Asia/Shanghai.
+FROM_T = datetime(2026, 10, 31, 16, 0, 0, tzinfo=timezone.utc)  # 2026-11-01 00:00 +08:00
+TO_T = datetime(2026, 11, 30, 15, 59, 59, tzinfo=timezone.utc)  # 2026-11-30 23:59:59 +08:00
+
+
+# ---- the macro and variable expander ---------------------------------------------------
+
+def _macro_args(sql: str, open_paren: int) -> tuple[list[str], int]:
+    """Arguments of the call whose '(' is at ``open_paren`` (split on top-level commas),
+    and the index just past its ')'."""
+    depth, start, args = 0, open_paren + 1, []
+    quote = None
+    for i in range(open_paren, len(sql)):
+        ch = sql[i]
+        if quote:
+            if ch == quote and sql[i - 1] != "\\":
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(sql[start:i].strip())
+                return args, i + 1
+        elif ch == "," and depth == 1:
+            args.append(sql[start:i].strip())
+            start = i + 1
+    raise ValueError(f"unbalanced parentheses after position {open_paren}: {sql[open_paren:open_paren + 60]!r}")
+
+
+def _is_all(value) -> bool:
+    return value in ("", "$__all") or value == ["$__all"]
+
+
+def _quote(v: str) -> str:
+    return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _format_var(value, fmt: str | None) -> str:
+    values = value if isinstance(value, list) else [value]
+    if fmt == "singlequote":
+        return ",".join(_quote(v) for v in values)
+    if fmt in (None, "raw"):
+        # the plugin's own formatter: a multi value becomes 'a','b'; a single one stays raw
+        return ",".join(_quote(v) for v in values) if isinstance(value, list) else str(value)
+    raise ValueError(f"variable format {fmt!r} is not handled by this expander")
+
+
+def expand(sql: str, variables: dict, *, frm: datetime = FROM_T, to: datetime = TO_T,
+           interval_s: int = 60) -> str:
+    """Replace Grafana variables and ClickHouse-plugin macros with concrete SQL."""
+    # 1. $__conditionalAll(condition, $var): the plugin's frontend, before variables
+    macro = "$__conditionalAll("
+    while (i := sql.rfind(macro)) != -1:
+        args, end = _macro_args(sql, i + len(macro) - 1)
+        assert len(args) == 2, f"$__conditionalAll takes 2 arguments: {args}"
+        m = re.fullmatch(r"\$\{?(\w+)\}?", args[1])
+        assert m, f"second argument of $__conditionalAll must be a variable: {args[1]!r}"
+        phrase = "1=1" if _is_all(variables[m.group(1)]) else args[0]
+        sql = sql[:i] + phrase + sql[end:]
+
+    # 2. template variables: ${name}, ${name:format}, $name (Grafana's template service)
+    def var(m: re.Match) -> str:
+        name = m.group(1) or m.group(3)
+        value = variables[name]
+        assert not _is_all(value), f"${name} is 'All' outside $__conditionalAll: its expansion is not defined here"
+        return _format_var(value, m.group(2))
+
+    sql = re.sub(r"\$\{(\w+)(?::(\w+))?\}|\$(?!__)(\w+)", var, sql)
+
+    # 3. the plugin backend's macros (pkg/macros/macros.go)
+    f, t = int(frm.timestamp()), int(to.timestamp())
+    plain = {
+        "fromTime": f"toDateTime({f})",
+        "toTime": f"toDateTime({t})",
+        "fromTime_ms": f"fromUnixTimestamp64Milli({f * 1000})",
+        "toTime_ms": f"fromUnixTimestamp64Milli({t * 1000})",
+        "interval_s": str(interval_s),
+    }
+    with_args = {
+        "timeFilter": lambda c: f"{c} >= toDateTime({f}) AND {c} <= toDateTime({t})",
+        "timeFilter_ms": lambda c: (f"{c} >= fromUnixTimestamp64Milli({f * 1000}) AND "
+                                    f"{c} <= fromUnixTimestamp64Milli({t * 1000})"),
+        "dateFilter": lambda c: (f"{c} >= toDate('{frm.astimezone(timezone.utc):%Y-%m-%d}') AND "
+                                 f"{c} <= toDate('{to.astimezone(timezone.utc):%Y-%m-%d}')"),
+        "timeInterval": lambda c: f"toStartOfInterval(toDateTime({c}), INTERVAL {interval_s} second)",
+    }
+    out, pos = [], 0
+    for m in re.finditer(r"\$__(\w+)", sql):
+        if m.start() < pos:
+            continue
+        name = m.group(1)
+        out.append(sql[pos:m.start()])
+        if name in with_args:
+            assert sql[m.end():m.end() + 1] == "(", f"$__{name} needs an argument"
+            args, end = _macro_args(sql, m.end())
+            assert len(args) == 1, f"$__{name} takes one argument: {args}"
+            out.append(with_args[name](args[0]))
+            pos = end
+        elif name in plain:
+            out.append(plain[name])
+            pos = m.end()
+        else:
+            raise AssertionError(f"macro $__{name} is not handled by this expander")
+    out.append(sql[pos:])
+    sql = "".join(out)
+    assert "$" not in sql, f"unexpanded variable or macro left in:\n{sql}"
+    return sql
+
+
+def test_expander_follows_the_plugin():
+    sql = ("SELECT $__timeInterval(minute) AS time FROM t WHERE $__timeFilter(minute) "
+           "AND hall_id = '${hall}' AND $__conditionalAll(city IN (${city:singlequote}), $city) "
+           "AND d BETWEEN toDate($__fromTime, 'Asia/Shanghai') AND toDate($__toTime, 'Asia/Shanghai')")
+    got = expand(sql, {"hall": "JS-NJ-0001", "city": ["南京", "苏州"]}, interval_s=300)
+    assert got == (
+        "SELECT toStartOfInterval(toDateTime(minute), INTERVAL 300 second) AS time FROM t "
+        "WHERE minute >= toDateTime(1793462400) AND minute <= toDateTime(1796054399) "
+        "AND hall_id = 'JS-NJ-0001' AND city IN ('南京','苏州') "
+        "AND d BETWEEN toDate(toDateTime(1793462400), 'Asia/Shanghai') "
+        "AND toDate(toDateTime(1796054399), 'Asia/Shanghai')")
+    assert "1=1" in expand("WHERE $__conditionalAll(city IN (${city:singlequote}), $city)", {"city": ["$__all"]})
+    with pytest.raises(AssertionError):
+        expand("WHERE $__unknownMacro(x)", {})
+
+
+# ---- the dashboards as data ------------------------------------------------------------
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def provisioned_uid() -> str:
+    text = DATASOURCE_FILE.read_text(encoding="utf-8")
+    assert re.search(rf"^\s*type:\s*{PLUGIN}\s*$", text, re.M), "the data source must use the official plugin"
+    uids = re.findall(r"^\s*uid:\s*['\"]?([\w-]+)['\"]?\s*$", text, re.M)
+    assert len(uids) == 1, uids
+    return uids[0]
+
+
+def all_panels(dash: dict) -> list[dict]:
+    out = []
+    for p in dash.get("panels", []):
+        out.append(p)
+        out.extend(p.get("panels", []))  # collapsed rows keep their panels inside
+    return out
+
+
+def targets(dash: dict):
+    """(panel, target) for every query target, in panel order."""
+    for p in all_panels(dash):
+        for t in p.get("targets", []):
+            yield p, t
+
+
+def panel(dash: dict, title: str) -> dict:
+    found = [p for p in all_panels(dash) if p.get("title") == title]
+    assert len(found) == 1, f"{len(found)} panels titled {title!r}"
+    return found[0]
+
+
+def variables_of(dash: dict) -> list[dict]:
+    return dash.get("templating", {}).get("list", [])
+
+
+def default_values(dash: dict) -> dict:
+    return {v["name"]: v.get("current", {}).get("value", "") for v in variables_of(dash)}
+
+
+def replacing_tables() -> set[str]:
+    """Tables whose engine is a ReplacingMergeTree (read with FINAL)."""
+    names = set()
+    for f in MIGRATIONS:
+        for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*ENGINE\s*=\s*(\w+)",
+                             f.read_text(encoding="utf-8"), re.S):
+            if m.group(3) == "ReplacingMergeTree":
+                names.add(m.group(1))
+    return names
+
+
+def test_there_are_the_two_dashboards():
+    names = {p.name for p in DASHBOARD_FILES}
+    assert {"hall-live.json", "city-overview.json"} <= names
+    titles = {load(p)["title"] for p in DASHBOARD_FILES}
+    assert {"厅店实时 Hall live", "城市总览 City overview"} <= titles
+
+
+def test_dashboard_uids_are_unique():
+    uids = [load(p)["uid"] for p in DASHBOARD_FILES]
+    assert len(set(uids)) == len(uids) and all(uids)
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_structure(path: Path):
+    dash = load(path)
+    uid = provisioned_uid()
+    assert dash.get("id") is None, "provisioned dashboards carry no numeric id"
+    assert dash["schemaVersion"] >= 36, "Grafana 10/11 schema"
+    assert re.search(r"[\u4e00-\u9fff]", dash["title"]) and re.search(r"[A-Za-z]", dash["title"]), \
+        "titles are bilingual (中文 English)"
+    assert dash.get("timezone") == "Asia/Shanghai", "business days are Asia/Shanghai"
+
+    panels = all_panels(dash)
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids)), f"duplicate panel ids: {ids}"
+    titles = [p["title"] for p in panels]
+    assert len(titles) == len(set(titles)), f"duplicate panel titles: {titles}"
+
+    cells = set()
+    for p in panels:
+        assert re.search(r"[\u4e00-\u9fff]", p["title"]) and re.search(r"[A-Za-z]", p["title"]), p["title"]
+        g = p["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, (p["title"], g)
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert not cells & mine, f"panel {p['title']!r} overlaps another"
+        cells |= mine
+        if p["type"] == "row":
+            continue
+        assert p["datasource"] == {"type": PLUGIN, "uid": uid}, p["title"]
+        assert p.get("targets"), f"panel {p['title']!r} has no query"
+        refs = [t["refId"] for t in p["targets"]]
+        assert len(refs) == len(set(refs)), p["title"]
+        for t in p["targets"]:
+            assert t["datasource"] == {"type": PLUGIN, "uid": uid}, p["title"]
+            assert t.get("editorType") == "sql" and t.get("rawSql", "").strip(), p["title"]
+            if p["type"] == "timeseries":
+                assert t["format"] == 0 and t["queryType"] == "timeSeries", p["title"]
+                assert re.search(r"\bAS time\b", t["rawSql"]), f"{p['title']!r} needs a `time` column"
+            else:
+                assert t["format"] == 1 and t["queryType"] == "table", p["title"]
+
+    for v in variables_of(dash):
+        if v["type"] == "query":
+            assert v["datasource"] == {"type": PLUGIN, "uid": uid}, v["name"]
+            assert v["query"]["rawSql"].strip() and v["definition"] == v["query"]["rawSql"], v["name"]
+    queries = [t["rawSql"] for _, t in targets(dash)]
+    queries += [v["query"]["rawSql"] for v in variables_of(dash) if v["type"] == "query"]
+    for v in variables_of(dash):
+        used = any(re.search(rf"\$\{{?{v['name']}\b", sql) for sql in queries)
+        assert used, f"variable ${v['name']} is used by no panel and no other variable"
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_sql_conventions(path: Path):
+    """ReplacingMergeTree tables are read with FINAL; days and hours are taken in Asia/Shanghai."""
+    dash = load(path)
+    rmt = replacing_tables()
+    assert {"minute_metrics", "day_metrics", "hour_metrics", "halls", "alerts"} <= rmt
+    sqls = [t["rawSql"] for _, t in targets(dash)]
+    sqls += [v["query"]["rawSql"] for v in variables_of(dash) if v["type"] == "query"]
+    for sql in sqls:
+        for m in re.finditer(r"\b(?:FROM|JOIN)\s+(\w+)(\s+AS\s+\w+)?(\s+FINAL\b)?", sql, re.I):
+            if m.group(1) in rmt:
+                assert m.group(3), f"{m.group(1)} read without FINAL in:\n{sql}"
+        for m in re.finditer(r"\b(toDate|toHour|toStartOfDay|toDayOfWeek|toYYYYMM|toStartOfMonth)\(", sql):
+            args, _ = _macro_args(sql, m.end() - 1)
+            assert len(args) == 2 and args[1] == "'Asia/Shanghai'", \
+                f"{m.group(0)} must name Asia/Shanghai: {m.group(0)}{', '.join(args)})"
+
+
+# ---- running the SQL -------------------------------------------------------------------
+
+def utc(*a) -> datetime:
+    return datetime(*a, tzinfo=timezone.utc)
+
+
+NJ1, NJ2, SZ1, SZ2 = "JS-NJ-0001", "JS-NJ-0002", "JS-SZ-0001", "JS-SZ-0002"
+
+HALLS = [
+    # an older catalogue row for NJ1 (other name): FINAL keeps only the newest
+    dict(hall_id=NJ1, name="旧名称", city="南京", loaded_at=utc(2026, 10, 1)),
+    dict(hall_id=NJ1, name="南京新街口营业厅", city="南京", loaded_at=utc(2026, 11, 1)),
+    dict(hall_id=NJ2, name="南京鼓楼营业厅", city="南京", loaded_at=utc(2026, 11, 1)),
+    dict(hall_id=SZ1, name="苏州观前营业厅", city="苏州", loaded_at=utc(2026, 11, 1)),
+    dict(hall_id=SZ2, name="苏州园区营业厅", city="苏州", loaded_at=utc(2026, 11, 1)),
+]
+
+# NJ1, whole hall, 2026-11-23 09:15 and 09:16 Asia/Shanghai
+MINUTES = [
+    dict(hall_id=NJ1, category="all", minute=utc(2026, 11, 23, 1, 15), issued=10, abandoned=1, called=8,
+         within_target=6, wait_sum_s=2400.0, wait_max_s=900.0, transactions=7, csat_n=4, csat_sum=36,
+         csat_satisfied=3, complaints=1, complaints_escalated=1, queue_len=12, longest_wait_s=700.0,
+         active_counters=5, est_wait_s=500.0, version=1),
+    # a stale version of 09:16 (replaced by the row after it)
+    dict(hall_id=NJ1, category="all", minute=utc(2026, 11, 23, 1, 16), issued=99, called=99, within_target=0,
+         wait_sum_s=99999.0, wait_max_s=9999.0, queue_len=99, longest_wait_s=9999.0, version=1),
+    dict(hall_id=NJ1, category="all", minute=utc(2026, 11, 23, 1, 16), issued=6, called=4, within_target=4,
+         wait_sum_s=600.0, wait_max_s=200.0, transactions=5, csat_n=1, csat_sum=10, csat_satisfied=1,
+         queue_len=9, longest_wait_s=420.0, active_counters=6, est_wait_s=300.0, version=2),
+    # the consult queue of the same hall, and another hall: neither in the NJ1/all panels
+    dict(hall_id=NJ1, category="consult", minute=utc(2026, 11, 23, 1, 15), issued=3, called=3, within_target=1,
+         wait_sum_s=1500.0, wait_max_s=800.0, queue_len=4, longest_wait_s=650.0, version=1),
+    dict(hall_id=NJ2, category="all", minute=utc(2026, 11, 23, 1, 15), issued=50, called=50, within_target=0,
+         wait_sum_s=50000.0, queue_len=40, version=1),
+    # outside the time range
+    dict(hall_id=NJ1, category="all", minute=utc(2026, 10, 31, 15, 59), issued=500, called=500,
+         within_target=0, queue_len=77, version=1),
+]
+
+ALERTS = [
+    dict(alert_id="A1", action="opened", hall_id=NJ1, category="consult", rule="queue", level="warning",
+         occurred_at=utc(2026, 11, 23, 1, 15), opened_at=utc(2026, 11, 23, 1, 15),
+         triggers=["longest_wait"], figures={"longest_wait_s": 650.0}, suggested_action="open a counter"),
+    dict(alert_id="A1", action="escalated", hall_id=NJ1, category="consult", rule="queue", level="critical",
+         occurred_at=utc(2026, 11, 23, 1, 25), opened_at=utc(2026, 11, 23, 1, 15),
+         triggers=["longest_wait", "waiting"], figures={"longest_wait_s": 1300.0, "waiting": 31.0},
+         suggested_action="open a counter; send customers to self-service"),
+    dict(alert_id="A1", action="closed", hall_id=NJ1, category="consult", rule="queue", level="critical",
+         occurred_at=utc(2026, 11, 23, 1, 45), opened_at=utc(2026, 11, 23, 1, 15),
+         triggers=[], figures={}, suggested_action=""),
+    dict(alert_id="A2", action="opened", hall_id=NJ1, category="all", rule="complaint_spike", level="warning",
+         occurred_at=utc(2026, 11, 23, 2, 0), opened_at=utc(2026, 11, 23, 2, 0),
+         triggers=["complaints"], figures={"complaints": 3.0}, suggested_action="lobby manager to the floor"),
+    # the same event delivered twice
+    dict(alert_id="A2", action="opened", hall_id=NJ1, category="all", rule="complaint_spike", level="warning",
+         occurred_at=utc(2026, 11, 23, 2, 0), opened_at=utc(2026, 11, 23, 2, 0),
+         triggers=["complaints"], figures={"complaints": 3.0}, suggested_action="lobby manager to the floor"),
+    dict(alert_id="B1", action="opened", hall_id=NJ2, category="all", rule="queue", level="critical",
+         occurred_at=utc(2026, 11, 23, 2, 0), opened_at=utc(2026, 11, 23, 2, 0)),
+]
+
+
+def _day(hall, day, category="all", version=2, **kw):
+    return dict(hall_id=hall, category=category, day=day, version=version, **kw)
+
+
+NOV23 = date(2026, 11, 23)
+DAYS = [
+    _day(NJ1, NOV23, issued=220, visits_served=200, abandoned=4, called=200, within_target=180,
+         wait_sum_s=200 * 240.0, csat_n=50, csat_sum=460, complaints=1),
+    _day(NJ1, NOV23, version=1, issued=1, visits_served=1, called=1, within_target=0, wait_sum_s=1e6),  # stale
+    _day(NJ2, NOV23, issued=160, visits_served=150, abandoned=8, called=150, within_target=90,
+         wait_sum_s=150 * 600.0, csat_n=40, csat_sum=320, complaints=3),
+    _day(SZ1, date(2026, 11, 24), issued=125, visits_served=120, abandoned=2, called=120, within_target=114,
+         wait_sum_s=120 * 180.0, csat_n=30, csat_sum=285, complaints=0),
+    # too few calls to be ranked among the worst halls
+    _day(SZ2, NOV23, issued=60, visits_served=50, abandoned=5, called=50, within_target=10,
+         wait_sum_s=50 * 900.0, csat_n=5, csat_sum=30, complaints=2),
+    # other categories and days outside November (Asia/Shanghai)
+    _day(NJ1, NOV23, category="consult", issued=30, visits_served=30, called=30, within_target=0,
+         wait_sum_s=30 * 1000.0),
+    _day(NJ1, date(2026, 10, 31), issued=1000, visits_served=1000, called=1000, within_target=0, complaints=50),
+    _day(SZ1, date(2026, 12, 1), issued=1000, visits_served=1000, called=1000, within_target=0, complaints=50),
+]
+
+# 2026-11-23 09:00 Asia/Shanghai is 01:00 UTC; 2026-11-24 14:00 is 06:00 UTC
+HOURS = [
+    dict(hall_id=NJ1, category="all", hour=utc(2026, 11, 23, 1), called=1000, wait_sum_s=1e6, version=0),  # stale
+    dict(hall_id=NJ1, category="all", hour=utc(2026, 11, 23, 1), called=10, wait_sum_s=3000.0, version=1),
+    dict(hall_id=NJ2, category="all", hour=utc(2026, 11, 23, 1), called=10, wait_sum_s=1000.0, version=1),
+    dict(hall_id=SZ1, category="all", hour=utc(2026, 11, 24, 6), called=4, wait_sum_s=400.0, version=1),
+    dict(hall_id=NJ1, category="consult", hour=utc(2026, 11, 23, 1), called=1, wait_sum_s=9000.0, version=1),
+]
+
+
+def insert(store, table: str, rows: list[dict]) -> None:
+    cols = store.query(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+        f"AND table = '{table}' ORDER BY position").rows
+    names = [c for c, _ in cols]
+    unknown = {k for r in rows for k in r} - set(names)
+    assert not unknown, f"{table} has no columns {unknown}"
+
+    def default(ctype: str):
+        if ctype.startswith("Array"):
+            return []
+        if ctype.startswith("Map"):
+            return {}
+        if "String" in ctype:
+            return ""
+        if ctype.startswith("DateTime"):
+            return utc(2026, 11, 1)
+        return 0
+
+    # one part per row, with merges stopped: a replaced row stays beside its replacement
+    # until read with FINAL, as it does on a server between merges
+    store.command(f"SYSTEM STOP MERGES {table}")
+    for r in rows:
+        store.insert(table, [[r.get(c, default(t)) for c, t in cols]], names)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("CLICKHOUSE_URL", "HALLPULSE__STORE__URL", "HALLPULSE__STORE__CHDB_PATH"):
+            mp.delenv(name, raising=False)
+        settings = Settings(var_dir=tmp_path_factory.mktemp("dashboards-var"))
+        assert settings.store.embedded
+        st = open_store(settings, hold=True)
+    try:
+        apply_migrations(st, 36)
+        for h in HALLS:
+            h.update(name_en="", province="江苏", size_class="large", counters=8, opens="08:30:00", closes="18:00:00")
+        insert(st, "halls", HALLS)
+        insert(st, "minute_metrics", MINUTES)
+        insert(st, "alerts", ALERTS)
+        insert(st, "day_metrics", DAYS)
+        insert(st, "hour_metrics", HOURS)
+        yield st
+    finally:
+        st.close()
+
+
+def test_the_data_needs_final(store):
+    """The replaced rows are really there: a panel reading without FINAL would be wrong."""
+    for table, where in [("minute_metrics", f"hall_id = '{NJ1}' AND minute = '2026-11-23 01:16:00'"),
+                         ("day_metrics", f"hall_id = '{NJ1}' AND category = 'all' AND day = '2026-11-23'"),
+                         ("hour_metrics", f"hall_id = '{NJ1}' AND category = 'all' AND hour = '2026-11-23 01:00:00'"),
+                         ("halls", f"hall_id = '{NJ1}'")]:
+        assert one(store.query(f"SELECT count() FROM {table} WHERE {where}")) == (2,), table
+        assert one(store.query(f"SELECT count() FROM {table} FINAL WHERE {where}")) == (1,), table
+
+
+def run(store, sql: str, variables: dict, **kw):
+    return store.query(expand(sql, variables, **kw), readonly=True)
+
+
+def run_panel(store, dash: dict, title: str, **overrides):
+    variables = {**default_values(dash), **overrides}
+    p = panel(dash, title)
+    assert len(p["targets"]) == 1
+    return run(store, p["targets"][0]["rawSql"], variables)
+
+
+HALL_LIVE = load(DASH_DIR / "hall-live.json")
+CITY = load(DASH_DIR / "city-overview.json")
+
+
+def _cases():
+    for path in DASHBOARD_FILES:
+        dash = load(path)
+        for p, t in targets(dash):
+            yield pytest.param(path, p["id"], t["refId"], id=f"{path.stem}:{p['id']}{t['refId']}:{p['title']}")
+
+
+@pytest.mark.parametrize("path,panel_id,ref", list(_cases()))
+def test_every_panel_query_runs(store, path, panel_id, ref):
+    dash = load(path)
+    p = next(p for p in all_panels(dash) if p["id"] == panel_id)
+    t = next(t for t in p["targets"] if t["refId"] == ref)
+    base = {**default_values(dash), "hall": NJ1}
+    for variables in (base, {**base, "city": ["南京"], "category": "consult"}, {**base, "city": ["苏州"]}):
+        for interval_s in (60, 3600):
+            r = run(store, t["rawSql"], variables, interval_s=interval_s)
+            if variables is base:
+                assert r.rows, "the test data should show something in every panel"
+            if r.rows and t["format"] == 0:
+                assert r.columns[0] == "time" and r.types[0].startswith("DateTime"), (r.columns, r.types)
+            if p["type"] == "stat":
+                assert len(r.rows) == 1, "a stat panel reduces to one row"
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_variable_queries_run(store, path):
+    dash = load(path)
+    values = default_values(dash)
+    for v in variables_of(dash):
+        if v["type"] != "query":
+            continue
+        r = run(store, v["query"]["rawSql"], values)
+        assert r.rows, f"variable ${v['name']} offers nothing"
+        if v["name"] == "city":
+            assert [x[0] for x in r.rows] == ["南京", "苏州"]
+        if v["name"] == "hall":
+            # value = hall_id, text = the current catalogue name
+            assert r.rows[0] == (NJ1, f"南京新街口营业厅 · {NJ1}")
+            assert [x[0] for x in run(store, v["query"]["rawSql"], {**values, "city": ["苏州"]}).rows] == [SZ1, SZ2]
+
+
+# ---- the numbers the key panels show ---------------------------------------------------
+
+def one(result) -> tuple:
+    assert len(result.rows) == 1, result.rows
+    return result.rows[0]
+
+
+def test_hall_live_headline_figures(store):
+    d = HALL_LIVE
+    assert one(run_panel(store, d, "当前排队 Queue now", hall=NJ1)) == (9,)       # the latest minute, current version
+    assert one(run_panel(store, d, "当前最长等候 Longest wait now", hall=NJ1)) == (420.0,)
+    assert one(run_panel(store, d, "预计等候 Estimated wait", hall=NJ1)) == (300.0,)
+    assert one(run_panel(store, d, "等候达标率 Called within target", hall=NJ1))[0] == pytest.approx(10 / 12)
+    assert one(run_panel(store, d, "满意度 CSAT ×10", hall=NJ1))[0] == pytest.approx(10 * 46 / 5)
+    assert one(run_panel(store, d, "投诉数 Complaints", hall=NJ1)) == (1, 1)
+    assert one(run_panel(store, d, "弃号率 Abandonment", hall=NJ1))[0] == pytest.approx(1 / 16)
+    # the consult queue alone
+    assert one(run_panel(store, d, "当前排队 Queue now", hall=NJ1, category="consult")) == (4,)
+    assert one(run_panel(store, d, "等候达标率 Called within target", hall=NJ1, category="consult"))[0] == \
+        pytest.approx(1 / 3)
+
+
+def test_hall_live_time_series(store):
+    d = HALL_LIVE
+    r = run_panel(store, d, "等候时长 Waiting time: mean / max", hall=NJ1)
+    assert r.columns == ["time", "平均等候 mean wait", "最长等候 max wait"]
+    assert [(t.replace(tzinfo=None), mean, mx) for t, mean, mx in r.rows] == [
+        (datetime(2026, 11, 23, 1, 15), 300.0, 900.0),
+        (datetime(2026, 11, 23, 1, 16), 150.0, 200.0),
+    ]
+    r = run_panel(store, d, "取号与叫号 Issued vs called", hall=NJ1)
+    assert [row[1:] for row in r.rows] == [(10, 8, 7), (6, 4, 5)]
+    # hourly buckets add the minutes up
+    p = panel(d, "等候达标率 Share called within target")
+    r = run(store, p["targets"][0]["rawSql"], {**default_values(d), "hall": NJ1}, interval_s=3600)
+    assert len(r.rows) == 1 and r.rows[0][1] == pytest.approx(10 / 12)
+    r = run_panel(store, d, "排队人数与最长等候 Queue length & longest wait", hall=NJ1)
+    assert [row[1:] for row in r.rows] == [(12, 700.0, 5), (9, 420.0, 6)]
+
+
+def test_hall_live_alerts_table(store):
+    r = run_panel(store, HALL_LIVE, "排队预警 Queue alerts", hall=NJ1).dicts()
+    assert [a["编号 alert"] for a in r] == ["A2", "A1"]  # open first
+    a2, a1 = r
+    assert a2["状态 state"] == "进行中 open" and a2["关闭 closed"] is None and a2["最高级别 max level"] == "warning"
+    assert a1["状态 state"] == "已关闭 closed" and a1["最高级别 max level"] == "critical"
+    assert a1["持续 duration"] == 30 * 60
+    assert a1["类别 category"] == "consult" and a2["规则 rule"] == "complaint_spike"
+    assert a2["触发 triggers"] == "complaints"
+    # the consult queue sees its own alerts and the hall-wide ones
+    r = run_panel(store, HALL_LIVE, "排队预警 Queue alerts", hall=NJ1, category="payment").dicts()
+    assert [a["编号 alert"] for a in r] == ["A2"]
+
+
+def _expected(rows):
+    called = sum(r.get("called", 0) for r in rows)
+    issued = sum(r.get("issued", 0) for r in rows)
+    served = sum(r.get("visits_served", 0) for r in rows)
+    return {
+        "达标率 within target": sum(r.get("within_target", 0) for r in rows) / called,
+        "平均等候 mean wait": sum(r.get("wait_sum_s", 0) for r in rows) / called,
+        "满意度 csat ×10": 10 * sum(r.get("csat_sum", 0) for r in rows) / sum(r.get("csat_n", 0) for r in rows),
+        "万客户投诉率 complaints / 10k served": 10000 * sum(r.get("complaints", 0) for r in rows) / served,
+        "弃号率 abandonment": sum(r.get("abandoned", 0) for r in rows) / issued,
+        "取号 issued": issued,
+        "服务 served": served,
+    }
+
+
+def _current_days(halls):
+    return [r for r in DAYS if r["hall_id"] in halls and r["category"] == "all" and r["version"] == 2
+            and r["day"].month == 11]
+
+
+def _check(row: dict, expected: dict):
+    for k, v in expected.items():
+        assert row[k] == pytest.approx(v), k
+
+
+def test_city_overview_by_city(store):
+    r = run_panel(store, CITY, "各市 By city").dicts()
+    assert [x["城市 city"] for x in r] == ["南京", "苏州"]  # best share within target first: 77 % vs 73 %
+    by_city = {x["城市 city"]: x for x in r}
+    _check(by_city["南京"], _expected(_current_days({NJ1, NJ2})))
+    _check(by_city["苏州"], _expected(_current_days({SZ1, SZ2})))
+    assert by_city["南京"]["厅店 halls"] == 2
+    # spelled out once: 南京 = (180 + 90) / (200 + 150)
+    assert by_city["南京"]["达标率 within target"] == pytest.approx(270 / 350)
+    assert by_city["南京"]["万客户投诉率 complaints / 10k served"] == pytest.approx(4 / 350 * 10000)
+    # one city selected
+    r = run_panel(store, CITY, "各市 By city", city=["苏州"]).dicts()
+    assert [x["城市 city"] for x in r] == ["苏州"]
+
+
+def test_city_overview_by_hall_and_headline(store):
+    rows = {x["厅号 hall id"]: x for x in run_panel(store, CITY, "各厅 By hall").dicts()}
+    assert set(rows) == {NJ1, NJ2, SZ1, SZ2}
+    for hall, row in rows.items():
+        _check(row, _expected(_current_days({hall})))
+    assert rows[NJ1]["营业厅 hall"] == "南京新街口营业厅"
+    everything = _expected(_current_days({NJ1, NJ2, SZ1, SZ2}))
+    assert one(run_panel(store, CITY, "等候达标率 Called within target"))[0] == \
+        pytest.approx(everything["达标率 within target"])
+    assert one(run_panel(store, CITY, "万客户投诉率 Complaints / 10k served"))[0] == \
+        pytest.approx(everything["万客户投诉率 complaints / 10k served"])
+    nanjing = _expected(_current_days({NJ1, NJ2}))
+    assert one(run_panel(store, CITY, "满意度 CSAT ×10", city=["南京"]))[0] == pytest.approx(nanjing["满意度 csat ×10"])
+
+
+def test_city_overview_worst_halls(store):
+    r = run_panel(store, CITY, "最差厅店·达标率 Worst halls: within target").dicts()
+    # SZ2 has the worst share (20 %) but only 50 calls: too small a sample to rank
+    assert [x["营业厅 hall"] for x in r] == [f"南京鼓楼营业厅 · {NJ2}", f"南京新街口营业厅 · {NJ1}",
+                                            f"苏州观前营业厅 · {SZ1}"]
+    assert r[0]["达标率 within target"] == pytest.approx(90 / 150)
+    r = run_panel(store, CITY, "最差厅店·投诉 Worst halls: complaints").dicts()
+    assert [x["营业厅 hall"].split(" · ")[1] for x in r] == [NJ2, NJ1, SZ1]
+    assert r[0]["万客户投诉率 complaints / 10k served"] == pytest.approx(3 / 150 * 10000)
+
+
+def test_city_overview_daily_trend_and_heatmap(store):
+    r = run_panel(store, CITY, "各市每日达标率 Daily share within target by city")
+    got = [(t.astimezone(timezone.utc), city, share) for t, city, share in r.rows]
+    assert got == [
+        (utc(2026, 11, 22, 16), "南京", pytest.approx(270 / 350)),  # 2026-11-23 00:00 Asia/Shanghai
+        (utc(2026, 11, 22, 16), "苏州", pytest.approx(10 / 50)),
+        (utc(2026, 11, 23, 16), "苏州", pytest.approx(114 / 120)),
+    ]
+    r = run_panel(store, CITY, "分时段平均等候 Mean wait by hour of day").dicts()
+    assert len(r) == 2 and set(r[0]) == {"time"} | {f"{h:02d}:00" for h in range(24)}
+    nov23, nov24 = r
+    assert nov23["time"].astimezone(timezone.utc) == utc(2026, 11, 22, 16)
+    assert nov23["09:00"] == pytest.approx((3000 + 1000) / 20)  # 01:00 UTC is 09:00 in Shanghai
+    assert nov23["01:00"] is None and nov24["14:00"] == pytest.approx(100.0)
+    r = run_panel(store, CITY, "分时段平均等候 Mean wait by hour of day", city=["南京"], category="consult").dicts()
+    assert len(r) == 1 and r[0]["09:00"] == pytest.approx(9000.0)
