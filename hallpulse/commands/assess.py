@@ -1,0 +1,222 @@
+"""``hallpulse assess | publish | appeal``: period assessment, publication and appeals.
+
+The logic lives in ``sinks/assessment``; this module parses options, opens the store
+(through the worker when it holds the embedded chDB) and writes the chosen format.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hallpulse.config import Settings
+from sinks.assessment.engine import live_report, published_report
+from sinks.assessment.formats import render_csv, render_json, render_table
+from sinks.assessment.report_html import render_html
+from sinks.assessment.labels import labels
+from sinks.assessment.periods import Period
+from sinks.assessment.publication import accept_appeal, file_appeal, list_appeals, reject_appeal
+from sinks.assessment.publication import publish as publish_period
+from sinks.assessment.rows import LEVELS
+from sinks.assessment.scheme import load_scheme
+from sinks.assessment.versions import PublicationError, get_version, list_versions
+from sinks.assessment.xlsx import render_xlsx
+from sinks.migrate import apply_migrations
+from sinks.store import StoreError, open_store
+
+FORMATS = ("table", "csv", "xlsx", "json", "html")
+
+
+@contextmanager
+def _store(settings: Settings, migrate: bool = True):
+    """The store, with the assessment tables in place; errors become CLI messages."""
+    try:
+        store = open_store(settings)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        if migrate:
+            apply_migrations(store, settings.store.ttl_months)
+        yield store
+    except (PublicationError, StoreError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--period") from None
+
+
+def _scheme(settings: Settings):
+    try:
+        return load_scheme(settings.path(settings.assessment_file))
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"assessment scheme {settings.assessment_file}: {e}") from None
+
+
+def _emit(data: str | bytes, out: str | None) -> None:
+    if out:
+        p = Path(out)
+        if isinstance(data, bytes):
+            p.write_bytes(data)
+        else:
+            # A BOM lets spreadsheet programs read Chinese CSV correctly.
+            p.write_text(data, encoding="utf-8-sig" if p.suffix.lower() == ".csv" else "utf-8")
+        click.echo(f"wrote {p}", err=True)
+    elif isinstance(data, bytes):
+        click.get_binary_stream("stdout").write(data)
+    else:
+        click.echo(data, nl=not data.endswith("\n"))
+
+
+@click.command("assess")
+@click.option("--period", required=True, help="2026-10 (month), 2026-Q3 (quarter) or 2026 (year).")
+@click.option("--level", type=click.Choice(LEVELS), default="hall", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--version", "version", type=click.IntRange(min=1),
+              help="A published version; without it the assessment is computed live.")
+@click.pass_obj
+def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out: str | None,
+           version: int | None) -> None:
+    """Assess every hall for a period (考核): scores, grades, ranks, flags."""
+    p = _period(period)
+    if fmt == "xlsx" and not out and sys.stdout.isatty():
+        raise click.UsageError("--format xlsx needs --out FILE (or redirect stdout)")
+    with _store(settings, migrate=version is not None) as store:
+        if version is None:
+            report = live_report(store, _scheme(settings), p)
+        else:
+            info = get_version(store, str(p), version)
+            if info is None:
+                known = ", ".join(str(v.version) for v in list_versions(store, str(p))) or "none"
+                raise click.ClickException(f"{p} has no published version {version} (published: {known})")
+            report = published_report(info)
+    if fmt == "table":
+        _emit(render_table(report, level, lang), out)
+    elif fmt == "csv":
+        _emit(render_csv(report, level, lang), out)
+    elif fmt == "json":
+        _emit(render_json(report, level), out)
+    elif fmt == "xlsx":
+        _emit(render_xlsx(report, lang), out)
+    else:
+        _emit(render_html(report, level, lang), out)
+
+
+@click.command("publish")
+@click.option("--period", required=True)
+@click.option("--by", "by", required=True, help="Who publishes (recorded).")
+@click.option("--reason", default="", help="Note recorded with the version.")
+@click.pass_obj
+def publish(settings: Settings, period: str, by: str, reason: str) -> None:
+    """Freeze a period's results as version 1 (结果公示)."""
+    p = _period(period)
+    with _store(settings) as store:
+        info = publish_period(store, _scheme(settings), p, by, reason)
+    click.echo(f"published {info.period} version {info.version} "
+               f"({len(info.results['halls'])} halls) by {info.published_by} at {info.published_at.isoformat()}")
+
+
+def _interval(text: str) -> tuple[datetime, datetime]:
+    try:
+        a, b = text.split("..", 1)
+        start, end = datetime.fromisoformat(a.strip()), datetime.fromisoformat(b.strip())
+    except ValueError:
+        raise click.BadParameter("expected FROM..TO as ISO datetimes with offset, e.g. "
+                                 "2026-10-08T09:00+08:00..2026-10-08T11:00+08:00", param_hint="--exclude") from None
+    if start.tzinfo is None or end.tzinfo is None:
+        raise click.BadParameter("both datetimes need an explicit UTC offset (e.g. +08:00)", param_hint="--exclude")
+    return start, end
+
+
+@click.group("appeal", invoke_without_command=True)
+@click.option("--period", help="Period appealed against.")
+@click.option("--hall", "hall_id", help="Hall that appeals.")
+@click.option("--exclude", "exclude", help="Interval to exclude: FROM..TO (ISO datetimes with offset).")
+@click.option("--exclude-survey", "survey_id", help="Survey event_id to exclude.")
+@click.option("--reason", help="Why (recorded).")
+@click.option("--by", "by", help="Who files it (recorded).")
+@click.pass_context
+def appeal(ctx: click.Context, period: str | None, hall_id: str | None, exclude: str | None,
+           survey_id: str | None, reason: str | None, by: str | None) -> None:
+    """File an appeal (申诉) against a published period, or manage appeals:
+    accept, reject, list."""
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [n for n, v in (("--period", period), ("--hall", hall_id), ("--reason", reason), ("--by", by)) if not v]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)}")
+    if bool(exclude) == bool(survey_id):
+        raise click.UsageError("give exactly one of --exclude FROM..TO or --exclude-survey ID")
+    p = _period(period)
+    interval = _interval(exclude) if exclude else None
+    with _store(ctx.obj) as store:
+        a = file_appeal(store, p, hall_id, by, reason, interval=interval, survey_id=survey_id)
+    click.echo(a.appeal_id)
+
+
+@appeal.command("accept")
+@click.argument("appeal_id")
+@click.option("--by", "by", required=True)
+@click.option("--reason", default="", help="Why it is accepted (recorded).")
+@click.pass_obj
+def appeal_accept(settings: Settings, appeal_id: str, by: str, reason: str) -> None:
+    """Accept an appeal: publish the next version without the excluded data."""
+    with _store(settings) as store:
+        info = accept_appeal(store, appeal_id, by, reason)
+    click.echo(f"appeal {appeal_id} accepted; published {info.period} version {info.version} "
+               f"(appeals applied: {', '.join(info.appeal_ids)})")
+
+
+@appeal.command("reject")
+@click.argument("appeal_id")
+@click.option("--by", "by", required=True)
+@click.option("--reason", required=True, help="Why it is rejected (recorded).")
+@click.pass_obj
+def appeal_reject(settings: Settings, appeal_id: str, by: str, reason: str) -> None:
+    """Reject an appeal (logged; no new version)."""
+    with _store(settings) as store:
+        a = reject_appeal(store, appeal_id, by, reason)
+    click.echo(f"appeal {a.appeal_id} rejected by {a.decided_by}")
+
+
+@appeal.command("list")
+@click.option("--period", required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.pass_obj
+def appeal_list(settings: Settings, period: str, fmt: str, lang: str) -> None:
+    """The appeals of a period with their current status."""
+    p = _period(period)
+    with _store(settings) as store:
+        appeals = list_appeals(store, str(p))
+    if fmt == "json":
+        click.echo(json.dumps([a.as_dict() for a in appeals], ensure_ascii=False, indent=2))
+        return
+    L = labels(lang)
+    t = Table(title=f"{p.label(lang)} · {len(appeals)}")
+    for h in (L["appeal_id"], L["level.hall"], L["exclusion"], L["reason"], L["filed_by"], L["filed_at"],
+              L["status"], L["decided_by"], L["decided_at"], L["version"]):
+        t.add_column(h, overflow="fold")
+    for a in appeals:
+        what = (f"{L['survey']} {a.survey_id}" if a.kind == "survey"
+                else f"{a.exclude_from.isoformat()} .. {a.exclude_to.isoformat()}")
+        t.add_row(a.appeal_id, a.hall_id, what, a.reason, a.filed_by, a.filed_at.isoformat(timespec="seconds"),
+                  L[f"status.{a.status}"], a.decided_by,
+                  a.decided_at.isoformat(timespec="seconds") if a.decided_at else "",
+                  str(a.decided_version or ""))
+    Console(width=200).print(t)
+

@@ -1,0 +1,56 @@
+"""Words on screen and in files, Simplified Chinese by default, English with --lang en."""
+
+from __future__ import annotations
+
+LABELS = {
+    "zh": {
+        "title": "营业厅服务质量考核",
+        "level.hall": "营业厅", "level.city": "地市", "level.province": "省",
+        "rank_province": "省内排名", "rank_city": "市内排名", "rank": "排名",
+        "hall_id": "营业厅编码", "name": "营业厅名称", "city": "地市", "province": "省份",
+        "issued": "取票量", "total": "综合得分", "grade": "等级", "flag": "整改标记",
+        "streak": "连续不合格期数", "halls": "营业厅数", "graded_halls": "参评营业厅数",
+        "rectification": "整改数", "escalated": "升级督办数",
+        "value": "值", "points": "得分", "small_sample": "样本不足", "no_data": "无数据",
+        "flag.rectification": "整改", "flag.escalated": "升级督办",
+        "version": "版本", "live": "实时计算（未公示）", "published": "已公示",
+        "published_by": "公示人", "published_at": "公示时间", "reason": "原因",
+        "appeals": "已采纳申诉", "appeal_id": "申诉编号", "filed_by": "申诉人", "filed_at": "申诉时间",
+        "decided_by": "审核人", "decided_at": "审核时间", "exclusion": "剔除内容",
+        "histogram": "综合得分分布", "breakdown": "得分最低营业厅的指标得分构成",
+        "histogram.x": "综合得分", "histogram.y": "营业厅数", "lost": "失分",
+        "ranking": "排名", "period": "考核期", "scheme": "考核方案", "weight": "权重",
+        "direction": "方向", "full_at": "满分线", "zero_at": "零分线",
+        "direction.higher": "越高越好", "direction.lower": "越低越好",
+        "grades": "等级划分", "generated": "生成时间", "none": "无",
+        "interval": "时段", "survey": "评价", "indicator": "指标",
+        "status": "状态", "status.pending": "待审核", "status.accepted": "已采纳", "status.rejected": "已驳回",
+    },
+    "en": {
+        "title": "Business hall service quality assessment",
+        "level.hall": "Halls", "level.city": "Cities", "level.province": "Provinces",
+        "rank_province": "Rank (province)", "rank_city": "Rank (city)", "rank": "Rank",
+        "hall_id": "Hall ID", "name": "Hall", "city": "City", "province": "Province",
+        "issued": "Visits issued", "total": "Total score", "grade": "Grade", "flag": "Flag",
+        "streak": "Failing periods in a row", "halls": "Halls", "graded_halls": "Graded halls",
+        "rectification": "Rectification", "escalated": "Escalated",
+        "value": "value", "points": "points", "small_sample": "small sample", "no_data": "no data",
+        "flag.rectification": "rectification", "flag.escalated": "escalated",
+        "version": "Version", "live": "computed live (not published)", "published": "published",
+        "published_by": "Published by", "published_at": "Published at", "reason": "Reason",
+        "appeals": "Accepted appeals", "appeal_id": "Appeal", "filed_by": "Filed by", "filed_at": "Filed at",
+        "decided_by": "Decided by", "decided_at": "Decided at", "exclusion": "Excluded",
+        "histogram": "Distribution of total scores", "breakdown": "Indicator points of the lowest-scoring halls",
+        "histogram.x": "Total score", "histogram.y": "Halls", "lost": "points lost",
+        "ranking": "Ranking", "period": "Period", "scheme": "Scheme", "weight": "Weight",
+        "direction": "Direction", "full_at": "Full marks at", "zero_at": "Zero at",
+        "direction.higher": "higher is better", "direction.lower": "lower is better",
+        "grades": "Grades", "generated": "Generated", "none": "none",
+        "interval": "interval", "survey": "survey", "indicator": "Indicator",
+        "status": "Status", "status.pending": "pending", "status.accepted": "accepted", "status.rejected": "rejected",
+    },
+}
+
+
+def labels(lang: str) -> dict[str, str]:
+    return LABELS["en" if lang == "en" else "zh"]

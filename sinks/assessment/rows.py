@@ -1,0 +1,121 @@
+"""A report dict flattened into rows for one level (hall, city, province).
+
+Human formats (table, csv, xlsx, html) get labelled cells in the chosen language;
+JSON gets machine keys and raw numbers. One place decides the columns for all formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sinks.assessment.labels import labels
+
+LEVELS = ("hall", "city", "province")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    get: Callable[[dict], Any]
+    numeric: bool = False
+
+
+def _r(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+def _indicators(report: dict) -> list[dict]:
+    return report["scheme"]["indicators"]
+
+
+def _ind_label(ind: dict, lang: str) -> str:
+    name = ind["name_en"] if lang == "en" else ind["name_zh"]
+    return f"{name} ({ind['unit']})" if ind.get("unit") else name
+
+
+def _ind(row: dict, key: str) -> dict:
+    return next(i for i in row["indicators"] if i["key"] == key)
+
+
+def _grade(lang: str) -> Callable[[dict], Any]:
+    return lambda r: (r.get("grade_en") if lang == "en" else r.get("grade")) or ""
+
+
+def columns(report: dict, level: str, lang: str = "zh", compact: bool = False) -> list[Column]:
+    """The columns of a level. ``compact`` (the terminal table) shows each indicator's
+    points only; the files show its value and its points."""
+    L = labels(lang)
+    flag = lambda r: L.get(f"flag.{r['flag']}", "") if r.get("flag") else ""  # noqa: E731
+    if level == "hall":
+        cols = [
+            Column("rank_province", L["rank_province"], lambda r: r["rank_province"], True),
+            Column("rank_city", L["rank_city"], lambda r: r["rank_city"], True),
+            Column("hall_id", L["hall_id"], lambda r: r["hall_id"]),
+            Column("name", L["name"], lambda r: (r.get("name_en") or r["name"]) if lang == "en" else r["name"]),
+            Column("city", L["city"], lambda r: r["city"]),
+        ]
+        if not compact:
+            cols.append(Column("province", L["province"], lambda r: r["province"]))
+            cols.append(Column("issued", L["issued"], lambda r: r["issued"], True))
+        cols += [
+            Column("total", L["total"], lambda r: _r(r["total"]), True),
+            Column("grade", L["grade"], _grade(lang)),
+            Column("flag", L["flag"], flag),
+        ]
+        for ind in _indicators(report):
+            k, name = ind["key"], _ind_label(ind, lang)
+            if not compact:
+                cols.append(Column(f"{k}_value", f"{name} {L['value']}",
+                                   lambda r, k=k: _r(_ind(r, k)["value"]), True))
+            plain = ind["name_en"] if lang == "en" else ind["name_zh"]
+            cols.append(Column(f"{k}_points", f"{name} {L['points']}" if not compact else f"{plain} {L['points']}",
+                               lambda r, k=k: L["small_sample"] if _ind(r, k)["small_sample"]
+                               else _r(_ind(r, k)["points"]), True))
+        return cols
+    name_col = (Column("city", L["city"], lambda r: r["name"]) if level == "city"
+                else Column("province", L["province"], lambda r: r["name"]))
+    cols = [Column("rank", L["rank"], lambda r: r["rank"], True), name_col]
+    if level == "city":
+        cols.append(Column("province", L["province"], lambda r: r["province"]))
+    cols += [
+        Column("halls", L["halls"], lambda r: r["halls"], True),
+        Column("graded_halls", L["graded_halls"], lambda r: r["graded_halls"], True),
+        Column("issued", L["issued"], lambda r: r["issued"], True),
+        Column("total", L["total"], lambda r: _r(r["total"]), True),
+        Column("grade", L["grade"], _grade(lang)),
+    ]
+    for g in report["scheme"]["grades"]:
+        gname = g["name_en"] if lang == "en" else g["name_zh"]
+        cols.append(Column(f"grade_{g['name_en'].lower()}", gname,
+                           lambda r, z=g["name_zh"]: r["grade_counts"].get(z, 0), True))
+    cols += [Column("rectification", L["rectification"], lambda r: r["rectification"], True),
+             Column("escalated", L["escalated"], lambda r: r["escalated"], True)]
+    return cols
+
+
+def level_rows(report: dict, level: str) -> list[dict]:
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    return report[{"hall": "halls", "city": "cities", "province": "provinces"}[level]]
+
+
+def cells(report: dict, level: str, lang: str = "zh", compact: bool = False) -> tuple[list[Column], list[list]]:
+    cols = columns(report, level, lang, compact)
+    return cols, [[c.get(r) for c in cols] for r in level_rows(report, level)]
+
+
+def machine_rows(report: dict, level: str) -> list[dict]:
+    """JSON rows: stable English keys, raw values; small-sample indicators have
+    ``points: null`` and ``small_sample: true``."""
+    out = []
+    for r in level_rows(report, level):
+        row = {k: v for k, v in r.items() if k != "indicators"}
+        if level == "hall":
+            row["indicators"] = {i["key"]: {"value": i["value"], "sample": i["sample"],
+                                            "small_sample": i["small_sample"], "weight": i["weight"],
+                                            "points": None if i["small_sample"] else i["points"]}
+                                 for i in r["indicators"]}
+        out.append(row)
+    return out

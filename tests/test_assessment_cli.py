@@ -1,0 +1,126 @@
+"""``hallpulse assess | publish | appeal`` through click, on an embedded store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from hallpulse.cli import main
+from hallpulse.config import get_settings
+from test_assessment_support import add_days, add_survey, open_seeded, utc
+
+HALLS = ["JS-NJ-0001", "JS-NJ-0002", "JS-NJ-0003", "JS-SZ-0001", "JS-SZ-0002"]
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    _, st = open_seeded(tmp_path)
+    days = [date(2026, 10, d) for d in (8, 9)]
+    for i, h in enumerate(HALLS):
+        add_days(st, h, days, within_target=190 - 25 * i, csat_sum=368 - 30 * i)
+    add_survey(st, "SV-1", "JS-NJ-0001", "customer", utc(2026, 10, 8, 2, 0), 1, complaint=True)
+    st.close()  # chDB: one holder per path; the CLI opens it itself
+    monkeypatch.setenv("HALLPULSE__VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args, ok=True):
+        r = runner.invoke(main, list(args), catch_exceptions=False)
+        if ok:
+            assert r.exit_code == 0, r.output
+        return r
+    yield run
+    get_settings.cache_clear()
+
+
+def test_table_csv_json(cli, tmp_path):
+    out = cli("assess", "--period", "2026-10").output
+    assert "综合得分" in out and "南京新街口营业厅" in out and "实时计算" in out
+    out = cli("assess", "--period", "2026-10", "--lang", "en", "--level", "city").output
+    assert "Total score" in out and "Cities" in out
+
+    rows = list(csv.reader(io.StringIO(cli("assess", "--period", "2026-10", "--format", "csv").output)))
+    assert rows[0][:5] == ["省内排名", "市内排名", "营业厅编码", "营业厅名称", "地市"]
+    assert len(rows) == 1 + len(HALLS) and rows[1][0] == "1"
+    p = tmp_path / "r.csv"
+    cli("assess", "--period", "2026-10", "--format", "csv", "--lang", "en", "--out", str(p))
+    assert p.read_text(encoding="utf-8-sig").startswith("Rank (province),Rank (city),Hall ID")
+
+    doc = json.loads(cli("assess", "--period", "2026-10", "--format", "json").output)
+    assert doc["period"] == "2026-10" and doc["version"] is None and doc["level"] == "hall"
+    assert len(doc["rows"]) == len(HALLS)
+    top = doc["rows"][0]
+    assert top["rank_province"] == 1 and set(top["indicators"]) >= {"within_target", "satisfaction", "audit"}
+    city = json.loads(cli("assess", "--period", "2026-10", "--format", "json", "--level", "province").output)
+    assert city["rows"][0]["name"] == "江苏" and city["rows"][0]["halls"] == len(HALLS)
+
+
+def test_xlsx_one_sheet_per_level(cli, tmp_path):
+    p = tmp_path / "r.xlsx"
+    cli("assess", "--period", "2026-10", "--format", "xlsx", "--out", str(p))
+    wb = load_workbook(p)
+    assert wb.sheetnames[:3] == ["营业厅", "地市", "省"]
+    ws = wb["营业厅"]
+    assert ws["A1"].value == "省内排名" and ws.max_row == 1 + len(HALLS)
+    assert wb["省"]["B2"].value == "江苏"
+    p_en = tmp_path / "r_en.xlsx"
+    cli("assess", "--period", "2026-10", "--format", "xlsx", "--lang", "en", "--out", str(p_en))
+    wb = load_workbook(p_en)
+    assert wb.sheetnames[:3] == ["Halls", "Cities", "Provinces"] and wb["Halls"]["A1"].value == "Rank (province)"
+
+
+def test_html_report_zh_and_en(cli, tmp_path):
+    p = tmp_path / "r.html"
+    cli("assess", "--period", "2026-10", "--format", "html", "--out", str(p))
+    html = p.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
+    for heading in ("营业厅服务质量考核", "综合得分分布", "得分最低营业厅的指标得分构成", "省内排名", "等候时长达标率"):
+        assert heading in html
+    assert html.count("<svg") == 2 and "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+    en = cli("assess", "--period", "2026-10", "--format", "html", "--lang", "en").output
+    assert '<html lang="en">' in en and "Distribution of total scores" in en and "<svg" in en
+    assert "综合得分" not in en
+
+
+def test_publish_appeal_accept_list_and_published_versions(cli):
+    out = cli("publish", "--period", "2026-10", "--by", "质量办张").output
+    assert "version 1" in out
+    r = cli("publish", "--period", "2026-10", "--by", "质量办张", ok=False)
+    assert r.exit_code != 0 and "already published" in r.output
+
+    r = cli("appeal", "--period", "2026-10", "--hall", "JS-NJ-0001", "--exclude",
+            "2026-10-08T09:00+08:00..2026-10-08T11:00", "--reason", "x", "--by", "王", ok=False)
+    assert r.exit_code != 0 and "offset" in r.output
+    a1 = cli("appeal", "--period", "2026-10", "--hall", "JS-NJ-0001", "--exclude-survey", "SV-1",
+             "--reason", "恶意评价", "--by", "厅经理王").output.strip()
+    a2 = cli("appeal", "--period", "2026-10", "--hall", "JS-NJ-0002", "--exclude",
+             "2026-10-08T09:00+08:00..2026-10-08T11:00+08:00", "--reason", "系统故障", "--by", "厅经理李").output.strip()
+    assert a1.startswith("AP-") and a2.startswith("AP-") and a1 != a2
+
+    out = cli("appeal", "accept", a1, "--by", "质量办赵", "--reason", "核实").output
+    assert "version 2" in out
+    out = cli("appeal", "reject", a2, "--by", "质量办赵", "--reason", "无故障记录").output
+    assert "rejected" in out
+    listed = json.loads(cli("appeal", "list", "--period", "2026-10", "--format", "json").output)
+    assert {a["appeal_id"]: a["status"] for a in listed} == {a1: "accepted", a2: "rejected"}
+    assert "已采纳" in cli("appeal", "list", "--period", "2026-10").output
+
+    v1 = json.loads(cli("assess", "--period", "2026-10", "--format", "json", "--version", "1").output)
+    v2 = json.loads(cli("assess", "--period", "2026-10", "--format", "json", "--version", "2").output)
+    assert v1["version"] == 1 and v1["appeals"] == [] and v1["published_by"] == "质量办张"
+    assert v2["version"] == 2 and [a["appeal_id"] for a in v2["appeals"]] == [a1]
+    assert v2["appeals"][0]["filed_by"] == "厅经理王" and v2["appeals"][0]["decided_by"] == "质量办赵"
+    sat = {v: next(r for r in d["rows"] if r["hall_id"] == "JS-NJ-0001")["indicators"]["satisfaction"]["value"]
+           for v, d in ((1, v1), (2, v2))}
+    assert sat[2] > sat[1]
+    r = cli("assess", "--period", "2026-10", "--version", "3", ok=False)
+    assert r.exit_code != 0 and "published: 1, 2" in r.output
+    html = cli("assess", "--period", "2026-10", "--version", "2", "--format", "html").output
+    assert "版本 2" in html and "恶意评价" in html and "厅经理王" in html
