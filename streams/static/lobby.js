@@ -1,0 +1,536 @@
+/* hallpulse live lobby page (大堂实况屏).
+ *
+ * /lobby/?hall=JS-NJ-0001[&lang=zh|en][&poll=5]
+ *   polls GET /api/halls/{hall}/now every `poll` seconds and shows the hall's queue now,
+ *   open queue alerts (排队预警) and today's figures;
+ * /lobby/ without hall= : a picker from GET /api/halls, worst hall first.
+ *
+ * Plain browser JavaScript, no framework, no network access beyond this origin.
+ * Everything from the API is put into the page with textContent, never as HTML.
+ */
+(function () {
+  'use strict';
+
+  var I18N = window.HALLPULSE_I18N;
+  var CATEGORY_ORDER = ['consult', 'open_account', 'plan_change', 'payment',
+    'terminal', 'broadband', 'vip', 'other'];
+  var RANK = { normal: 0, warning: 1, critical: 2 };
+  var STORAGE_KEY = 'hallpulse.lobby.lang';
+  var HALL_TZ = 'Asia/Shanghai';  // business time of the halls (domain.md §2)
+  var POLL_DEFAULT_S = 5;
+
+  var params = new URLSearchParams(window.location.search);
+  var hallId = (params.get('hall') || '').trim();
+  var pollMs = parsePoll(params.get('poll')) * 1000;
+  var lang = initialLang();
+
+  var st = {
+    data: null,        // last good /now payload (hall page)
+    halls: null,       // last good /api/halls payload (picker)
+    notFound: false,   // 404 for the hall
+    failing: false,    // the last fetch failed
+    lastOkAt: null,    // Date.now() of the last successful fetch
+    renderedKey: null  // what the main area shows now (skip identical re-renders)
+  };
+
+  // ------------------------------------------------------------------ helpers
+
+  function parsePoll(raw) {
+    var v = parseFloat(raw);
+    if (!isFinite(v)) return POLL_DEFAULT_S;
+    return Math.min(300, Math.max(1, v));
+  }
+
+  function normLang(v) {
+    if (!v) return null;
+    v = String(v).toLowerCase();
+    if (v.indexOf('en') === 0) return 'en';
+    if (v.indexOf('zh') === 0) return 'zh';
+    return null;
+  }
+
+  function readStoredLang() {
+    try { return normLang(window.localStorage.getItem(STORAGE_KEY)); } catch (e) { return null; }
+  }
+
+  function storeLang(v) {
+    try { window.localStorage.setItem(STORAGE_KEY, v); } catch (e) { /* private mode: fine */ }
+  }
+
+  function initialLang() {
+    var fromUrl = normLang(params.get('lang'));
+    if (fromUrl) { storeLang(fromUrl); return fromUrl; }
+    return readStoredLang() || 'zh';
+  }
+
+  function dict() { return I18N[lang] || I18N.zh; }
+
+  function lookup(key) {
+    var parts = key.split('.');
+    var v = dict(), z = I18N.zh;
+    for (var i = 0; i < parts.length; i++) {
+      v = v == null ? undefined : v[parts[i]];
+      z = z == null ? undefined : z[parts[i]];
+    }
+    return v != null ? v : z;
+  }
+
+  function t(key, vars) {
+    var s = lookup(key);
+    if (s == null) return key;
+    s = String(s);
+    if (vars) {
+      s = s.replace(/\{(\w+)\}/g, function (m, k) { return vars[k] != null ? String(vars[k]) : m; });
+    }
+    return s;
+  }
+
+  function isNum(x) { return typeof x === 'number' && isFinite(x); }
+
+  function fmtMinutes(s) {
+    if (!isNum(s)) return t('none');
+    if (s <= 0) return t('minutes', { n: 0 });
+    var m = Math.round(s / 60);
+    return m === 0 ? t('underMinute') : t('minutes', { n: m });
+  }
+
+  function fmtInt(n) {
+    if (!isNum(n)) return t('none');
+    return Math.round(n).toLocaleString(dict().locale);
+  }
+
+  function fmtPct(x, digits) {
+    if (!isNum(x)) return t('none');
+    return (x * 100).toFixed(digits || 0) + '%';
+  }
+
+  function fmtScore(x) { return isNum(x) ? x.toFixed(1) : t('none'); }
+
+  function hallParts(date) {
+    // Wall-clock parts of `date` in the halls' time zone.
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone: HALL_TZ, year: 'numeric', month: '2-digit', day: '2-digit',
+        hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23'
+      }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) {
+      var pad = function (n) { return (n < 10 ? '0' : '') + n; };
+      parts = { year: String(date.getFullYear()), month: pad(date.getMonth() + 1), day: pad(date.getDate()),
+        hour: pad(date.getHours()), minute: pad(date.getMinutes()), second: pad(date.getSeconds()) };
+    }
+    return parts;
+  }
+
+  function parseTime(iso) {
+    if (!iso) return null;
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? null : d;
+  }
+
+  /** "09:15:02", with the date in front when it is not today (a stalled feed). */
+  function fmtClock(iso, withSeconds) {
+    var d = parseTime(iso);
+    if (!d) return t('none');
+    var p = hallParts(d), today = hallParts(new Date());
+    var clock = p.hour + ':' + p.minute + (withSeconds === false ? '' : ':' + p.second);
+    if (p.year + p.month + p.day !== today.year + today.month + today.day) {
+      return p.year + '-' + p.month + '-' + p.day + ' ' + clock;
+    }
+    return clock;
+  }
+
+  function catName(code) {
+    if (code == null || code === 'all') return t('wholeHall');
+    var n = lookup('category.' + code);
+    return n != null ? n : String(code);
+  }
+
+  function hallName(h) {
+    if (!h) return '';
+    if (lang === 'en' && h.name_en) return h.name_en;
+    return h.name || h.name_en || h.hall_id || '';
+  }
+
+  /** Build an element; children may be strings (text), nodes, arrays or null. */
+  function el(tag, props) {
+    var node = document.createElement(tag);
+    if (props) {
+      Object.keys(props).forEach(function (k) {
+        var v = props[k];
+        if (v == null || v === false) return;
+        if (k === 'class') node.className = v;
+        else if (k === 'text') node.textContent = v;
+        else if (k === 'href') node.setAttribute('href', v);
+        else node.setAttribute(k, v === true ? '' : String(v));
+      });
+    }
+    var add = function (c) {
+      if (c == null || c === false) return;
+      if (Array.isArray(c)) { c.forEach(add); return; }
+      node.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    };
+    for (var i = 2; i < arguments.length; i++) add(arguments[i]);
+    return node;
+  }
+
+  function pageUrl(extra) {
+    var p = new URLSearchParams();
+    Object.keys(extra || {}).forEach(function (k) { if (extra[k]) p.set(k, extra[k]); });
+    if (params.get('poll')) p.set('poll', params.get('poll'));
+    p.set('lang', lang);
+    return '?' + p.toString();
+  }
+
+  // ------------------------------------------------------------------ states
+
+  function levelRank(level) { return RANK[level] || 0; }
+
+  function rankName(rank) { return rank >= 2 ? 'critical' : rank === 1 ? 'warning' : 'normal'; }
+
+  /** Colour state of one category: wait against its target (≥ target warning, ≥ 2× target
+   * critical, as the default 10/20 min rules of §4), raised to the level of any open alert
+   * for that category (which also covers the waiting-count rules). */
+  function categoryState(c, alerts) {
+    var rank = 0;
+    var target = c.target_wait_s;
+    if (isNum(target) && target > 0) {
+      var w = Math.max(isNum(c.longest_wait_s) ? c.longest_wait_s : 0, isNum(c.est_wait_s) ? c.est_wait_s : 0);
+      if (w >= 2 * target) rank = 2;
+      else if (w >= target) rank = 1;
+    }
+    (alerts || []).forEach(function (a) {
+      if (a && a.category === c.category) rank = Math.max(rank, levelRank(a.level));
+    });
+    return rankName(rank);
+  }
+
+  function sortedCategories(cats) {
+    return (cats || []).slice().sort(function (a, b) {
+      var ia = CATEGORY_ORDER.indexOf(a.category), ib = CATEGORY_ORDER.indexOf(b.category);
+      return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+    });
+  }
+
+  function sortedAlerts(alerts) {
+    return (alerts || []).slice().sort(function (a, b) {
+      var d = levelRank(b.level) - levelRank(a.level);
+      if (d) return d;
+      return String(a.opened_at || '').localeCompare(String(b.opened_at || ''));
+    });
+  }
+
+  // ------------------------------------------------------------------ triggers
+
+  var TRIGGER_RE = /^\s*([a-z_]+?)(?:_(\d+)min)?\s*(>=|<=|>|<|=)\s*(-?[\d.]+)\s*(min|s)?\s*$/;
+  var OPS = { '>=': '≥', '<=': '≤', '>': '>', '<': '<', '=': '=' };
+  // trigger name (without a "_s" suffix) -> [i18n key, figure names to show the current value]
+  var TRIGGERS = {
+    waiting: ['waiting', ['waiting']],
+    longest_wait: ['longest_wait', ['longest_wait_s']],
+    estimated_wait: ['estimated_wait', ['estimated_wait_s', 'est_wait_s']],
+    est_wait: ['estimated_wait', ['est_wait_s', 'estimated_wait_s']],
+    complaints: ['complaints', ['complaints_in_window', 'complaints']],
+    escalated_complaints: ['escalated_complaints', ['escalated_in_window', 'escalated']]
+  };
+
+  /** "longest_wait>=20min" with figures {longest_wait_s: 1380} -> "最长等候 23 分钟 ≥ 20 分钟".
+   * Unknown forms are shown as sent. */
+  function describeTrigger(raw, figures) {
+    var m = TRIGGER_RE.exec(String(raw));
+    if (!m) return String(raw);
+    var name = m[1], win = m[2], op = m[3], value = parseFloat(m[4]), unit = m[5] || null;
+    if (/_s$/.test(name)) { name = name.slice(0, -2); unit = 's'; }
+    var spec = TRIGGERS[name];
+    if (!spec) return String(raw);
+    var label = spec[0] === 'complaints'
+      ? (win ? t('trigger.complaints', { w: win }) : t('trigger.complaints_nowindow'))
+      : t('trigger.' + spec[0]);
+    var isTime = unit === 'min' || unit === 's';
+    var fmt = function (v, u) {
+      if (!isTime) return fmtInt(v);
+      return fmtMinutes(u === 'min' ? v * 60 : v);
+    };
+    var current = null;
+    (spec[1] || []).some(function (f) {
+      if (figures && isNum(figures[f])) { current = figures[f]; return true; }
+      return false;
+    });
+    var parts = [label];
+    if (current != null) parts.push(isTime ? fmtMinutes(current) : fmtInt(current));
+    parts.push(OPS[op] + ' ' + fmt(value, unit));
+    return parts.join(' ');
+  }
+
+  // ------------------------------------------------------------------ rendering
+
+  var $ = function (id) { return document.getElementById(id); };
+
+  function tile(label, value, sub, field, extraClass) {
+    return el('div', { class: 'tile' + (extraClass ? ' ' + extraClass : ''), 'data-field': field },
+      el('div', { class: 'tile__label', text: label }),
+      el('div', { class: 'tile__value', text: value }),
+      sub ? el('div', { class: 'tile__sub', text: sub }) : null);
+  }
+
+  function renderHeader(title, sub, asOf) {
+    $('hall-name').textContent = title;
+    $('hall-sub').textContent = sub || '';
+    if (asOf) {
+      $('as-of-label').textContent = t('asOf');
+      $('as-of-time').textContent = fmtClock(asOf);
+      $('as-of').hidden = false;
+    } else {
+      $('as-of').hidden = true;
+    }
+    document.title = title && title !== t('appName') ? title + ' · ' + t('appName') : t('appName');
+  }
+
+  function renderTotals(d) {
+    var q = d.queue || {};
+    var longestSub = q.longest_ticket_no ? t('ticket', { no: q.longest_ticket_no }) : null;
+    var mean60 = d.wait_60m && isNum(d.wait_60m.mean_s) ? t('mean60') + ' ' + fmtMinutes(d.wait_60m.mean_s) : null;
+    return el('section', { class: 'panel totals', 'aria-labelledby': 'h-totals' },
+      el('h2', { class: 'panel__title', id: 'h-totals', text: t('queueNow') }),
+      el('div', { class: 'tiles tiles--totals' },
+        tile(t('waiting'), fmtInt(q.waiting), null, 'total-waiting', 'tile--big'),
+        tile(t('longestWait'), fmtMinutes(q.longest_wait_s), longestSub, 'total-longest'),
+        tile(t('estWait'), fmtMinutes(q.est_wait_s), null, 'total-est'),
+        tile(t('activeCounters'), fmtInt(q.active_counters), null, 'total-counters'),
+        tile(t('withinTarget60'), fmtPct(d.within_target_60m), mean60, 'total-within')));
+  }
+
+  function fact(label, value, field, extra) {
+    return el('div', { class: 'fact', 'data-field': field },
+      el('dt', { class: 'fact__label', text: label }),
+      el('dd', { class: 'fact__value' }, el('span', { text: value }), extra || null));
+  }
+
+  function renderCategory(c, alerts) {
+    var state = categoryState(c, alerts);
+    var idle = !(c.waiting > 0);
+    var ticket = c.longest_ticket_no
+      ? el('span', { class: 'fact__ticket', 'data-field': 'ticket', text: c.longest_ticket_no })
+      : null;
+    var foot = [
+      isNum(c.target_wait_s) ? el('span', { class: 'cat__target', text: t('target', { t: fmtMinutes(c.target_wait_s) }) }) : null,
+      isNum(c.within_target_60m) ? el('span', { class: 'cat__within', text: t('withinTarget', { p: fmtPct(c.within_target_60m) }) }) : null
+    ].filter(Boolean);
+    return el('article', {
+      class: 'cat cat--' + state + (idle ? ' cat--idle' : ''),
+      'data-category': c.category, 'data-state': state
+    },
+      el('h3', { class: 'cat__name', text: catName(c.category) }),
+      el('div', { class: 'cat__row' },
+        el('div', { class: 'cat__waiting', 'data-field': 'waiting' },
+          el('span', { class: 'cat__num', text: fmtInt(c.waiting) }),
+          el('span', { class: 'cat__unit', text: t('people') || t('waiting') })),
+        el('span', { class: 'cat__state', text: t('state.' + state) })),
+      el('dl', { class: 'cat__facts' },
+        fact(t('longestShort'), fmtMinutes(c.longest_wait_s), 'longest', ticket),
+        fact(t('estWaitShort'), fmtMinutes(c.est_wait_s), 'est'),
+        fact(t('counters'), fmtInt(c.active_counters), 'counters')),
+      foot.length ? el('div', { class: 'cat__foot' }, foot) : null);
+  }
+
+  function renderCategories(d) {
+    var cats = sortedCategories(d.categories);
+    return el('section', { class: 'panel cats', 'aria-labelledby': 'h-cats' },
+      el('h2', { class: 'panel__title', id: 'h-cats', text: t('categories') }),
+      cats.length
+        ? el('div', { class: 'cats__grid' + (cats.length > 8 ? ' cats__grid--dense' : '') },
+          cats.map(function (c) { return renderCategory(c, d.alerts); }))
+        : el('p', { class: 'muted', text: t('noCategories') }));
+  }
+
+  function renderAlert(a) {
+    var level = a.level === 'critical' ? 'critical' : 'warning';
+    var action = lang === 'en' ? (a.suggested_action_en || a.suggested_action) : (a.suggested_action || a.suggested_action_en);
+    var what = [catName(a.category)];
+    if (a.rule && lookup('rule.' + a.rule)) what.push(t('rule.' + a.rule));
+    var triggers = (a.triggers || []).map(function (tr) {
+      return el('li', { class: 'alert__trigger', text: describeTrigger(tr, a.figures) });
+    });
+    return el('article', {
+      class: 'alert alert--' + level, 'data-level': level, 'data-alert-id': a.alert_id,
+      'data-category': a.category, role: 'alert'
+    },
+      el('div', { class: 'alert__head' },
+        el('span', { class: 'alert__badge', text: t('level.' + level) }),
+        el('span', { class: 'alert__what', text: what.join(' · ') }),
+        a.opened_at ? el('span', { class: 'alert__since', text: t('openedAt', { t: fmtClock(a.opened_at, false) }) }) : null),
+      triggers.length ? el('ul', { class: 'alert__triggers' }, triggers) : null,
+      action ? el('div', { class: 'alert__action' },
+        el('span', { class: 'alert__action-label', text: t('suggested') }),
+        el('p', { class: 'alert__action-text', text: action })) : null);
+  }
+
+  function renderAlerts(d) {
+    var alerts = sortedAlerts(d.alerts);
+    return el('section', {
+      class: 'panel alerts' + (alerts.length ? ' alerts--open' : ' alerts--none'),
+      'aria-labelledby': 'h-alerts'
+    },
+      el('h2', { class: 'panel__title', id: 'h-alerts' }, t('alertsTitle'),
+        alerts.length ? el('span', { class: 'panel__count', text: String(alerts.length) }) : null),
+      alerts.length
+        ? el('div', { class: 'alerts__list' + (alerts.length > 2 ? ' alerts__list--compact' : '') }, alerts.map(renderAlert))
+        : el('p', { class: 'alerts__ok', text: t('noAlerts') }));
+  }
+
+  function renderToday(d) {
+    var td = d.today || {};
+    return el('section', { class: 'panel today', 'aria-labelledby': 'h-today' },
+      el('h2', { class: 'panel__title', id: 'h-today', text: t('today') }),
+      el('div', { class: 'tiles tiles--today' },
+        tile(t('issued'), fmtInt(td.issued), t('served') + ' ' + fmtInt(td.served), 'today-issued'),
+        tile(t('abandonment'), fmtPct(td.abandonment_rate, 1), t('abandonedN', { n: fmtInt(td.abandoned) }), 'today-abandonment'),
+        tile(t('satisfaction'), fmtScore(td.csat_mean), t('satisfactionN', { n: fmtInt(td.csat_n) }), 'today-csat'),
+        tile(t('satisfiedShare'), fmtPct(td.csat_satisfied_share), t('satisfiedHint'), 'today-satisfied'),
+        tile(t('complaints'), fmtInt(td.complaints), t('escalatedN', { n: fmtInt(td.complaints_escalated) }), 'today-complaints',
+          td.complaints_escalated > 0 ? 'tile--attention' : null)));
+  }
+
+  function renderHallPage(main) {
+    var d = st.data;
+    renderHeader(hallName(d), [d.city, d.hall_id].filter(Boolean).join(' · '), d.as_of);
+    var worst = Math.max.apply(null, [0].concat((d.alerts || []).map(function (a) { return levelRank(a.level); })));
+    document.body.setAttribute('data-worst', rankName(worst));
+    main.replaceChildren(el('div', { class: 'layout' },
+      el('div', { class: 'layout__main' }, renderTotals(d), renderCategories(d), renderToday(d)),
+      el('div', { class: 'layout__side' }, renderAlerts(d))));
+  }
+
+  function renderNotFound(main) {
+    renderHeader(t('appName'), hallId, null);
+    main.replaceChildren(el('div', { class: 'message', id: 'not-found' },
+      el('p', { class: 'message__text', text: t('unknownHall', { id: hallId }) }),
+      el('a', { class: 'message__link', href: pageUrl({}), text: t('backToList') })));
+  }
+
+  function renderPicker(main) {
+    var payload = st.halls || {};
+    renderHeader(t('pickerTitle'), t('appName'), payload.as_of);
+    document.body.removeAttribute('data-worst');
+    // The API sorts worst first; keep its order within a level, but never let a hall with
+    // an open critical alert sink below a quieter one.
+    var halls = (payload.halls || []).slice().sort(function (a, b) {
+      return levelRank(b.worst_level) - levelRank(a.worst_level);
+    });
+    if (!halls.length) {
+      main.replaceChildren(el('p', { class: 'placeholder', text: t('pickerEmpty') }));
+      return;
+    }
+    var rows = halls.map(function (h) {
+      var level = h.worst_level === 'critical' || h.worst_level === 'warning' ? h.worst_level : 'normal';
+      return el('li', { class: 'pick pick--' + level, 'data-hall-id': h.hall_id, 'data-level': level },
+        el('a', { class: 'pick__link', href: pageUrl({ hall: h.hall_id }) },
+          el('span', { class: 'pick__badge', text: t('state.' + level) }),
+          el('span', { class: 'pick__hall' },
+            el('span', { class: 'pick__name', text: hallName(h) }),
+            el('span', { class: 'pick__city', text: [h.city, h.hall_id].filter(Boolean).join(' · ') })),
+          el('span', { class: 'pick__fig' },
+            el('span', { class: 'pick__fig-label', text: t('waiting') }),
+            el('span', { class: 'pick__fig-value', text: fmtInt(h.waiting) })),
+          el('span', { class: 'pick__fig' },
+            el('span', { class: 'pick__fig-label', text: t('longestWait') }),
+            el('span', { class: 'pick__fig-value', text: fmtMinutes(h.longest_wait_s) })),
+          el('span', { class: 'pick__fig' },
+            el('span', { class: 'pick__fig-label', text: t('estWaitShort') }),
+            el('span', { class: 'pick__fig-value', text: fmtMinutes(h.est_wait_s) })),
+          el('span', { class: 'pick__fig' },
+            el('span', { class: 'pick__fig-label', text: t('colAlerts') }),
+            el('span', { class: 'pick__fig-value', text: fmtInt(h.open_alerts || 0) }))));
+    });
+    main.replaceChildren(el('section', { class: 'panel picker' },
+      el('p', { class: 'picker__hint', text: t('pickerHint') }),
+      el('ol', { class: 'picker__list', id: 'picker' }, rows)));
+  }
+
+  function renderPlaceholder(main, text) {
+    renderHeader(t('appName'), hallId || '', null);
+    main.replaceChildren(el('p', { class: 'placeholder', id: 'placeholder', text: text }));
+  }
+
+  function render() {
+    document.documentElement.lang = dict().htmlLang;
+    var toggle = $('lang-toggle');
+    toggle.textContent = t('toggle');
+    toggle.title = t('toggleTitle');
+    toggle.setAttribute('lang', lang === 'zh' ? 'en' : 'zh-CN');
+
+    var main = $('main');
+    var payload = hallId ? (st.notFound ? 'notfound' : st.data) : st.halls;
+    var key = lang + '|' + (payload == null ? (st.failing ? 'nodata' : 'loading') : JSON.stringify(payload));
+    if (key !== st.renderedKey) {
+      st.renderedKey = key;
+      if (hallId && st.notFound) renderNotFound(main);
+      else if (hallId && st.data) renderHallPage(main);
+      else if (!hallId && st.halls) renderPicker(main);
+      else renderPlaceholder(main, st.failing ? t('noData') : t('loading'));
+      document.body.classList.remove('is-loading');
+    }
+    renderStale();
+  }
+
+  /** Staleness: shown only while fetches fail and there is something on screen to be stale. */
+  function renderStale() {
+    var box = $('stale');
+    var hasData = hallId ? !!st.data : !!st.halls;
+    if (st.failing && hasData && st.lastOkAt != null) {
+      var n = Math.max(0, Math.floor((Date.now() - st.lastOkAt) / 1000));
+      box.textContent = t('stale', { n: n });
+      box.hidden = false;
+      document.body.classList.add('is-stale');
+    } else {
+      box.hidden = true;
+      box.textContent = '';
+      document.body.classList.remove('is-stale');
+    }
+  }
+
+  // ------------------------------------------------------------------ polling
+
+  function apiUrl() {
+    return hallId ? '/api/halls/' + encodeURIComponent(hallId) + '/now' : '/api/halls';
+  }
+
+  function poll() {
+    var ctrl = window.AbortController ? new AbortController() : null;
+    var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, Math.max(4000, pollMs)) : null;
+    fetch(apiUrl(), { cache: 'no-store', headers: { Accept: 'application/json' }, signal: ctrl ? ctrl.signal : undefined })
+      .then(function (r) {
+        if (r.status === 404 && hallId) return { notFound: true };
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.json().then(function (j) { return { body: j }; });
+      })
+      .then(function (res) {
+        st.failing = false;
+        st.lastOkAt = Date.now();
+        st.notFound = !!res.notFound;
+        if (res.notFound) st.data = null;
+        else if (hallId) st.data = res.body;
+        else st.halls = res.body;
+      }, function () {
+        st.failing = true;
+      })
+      .then(function () {
+        if (timer) clearTimeout(timer);
+        render();
+        setTimeout(poll, pollMs);
+      });
+  }
+
+  function setLang(next) {
+    lang = next;
+    storeLang(lang);
+    params.set('lang', lang);
+    try { window.history.replaceState(null, '', '?' + params.toString() + window.location.hash); } catch (e) { /* ignore */ }
+    render();
+  }
+
+  $('lang-toggle').addEventListener('click', function () { setLang(lang === 'zh' ? 'en' : 'zh'); });
+  setInterval(renderStale, 1000);
+  render();
+  poll();
+}());
