@@ -84,6 +84,8 @@ class WorkerSettings(BaseModel):
     retention_hours: int = Field(default=26, ge=25)
     flush_interval_seconds: float = Field(default=2.0, gt=0)
     flush_batch_rows: int = Field(default=5000, ge=1)
+    # how soon a killed worker's partitions are given to the next one
+    session_timeout_seconds: float = Field(default=10.0, ge=6.0)
 
 
 class Settings(BaseSettings):

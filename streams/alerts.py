@@ -516,3 +516,25 @@ def evaluate_complaints(
         state, _assess_complaints(figures, th), th,
         rule=AlertRule.complaint_spike, hall_id=hall_id, category="all", at=at,
     )
+
+
+def current_advice(state: AlertState, th: AlertThresholds) -> tuple[str, str]:
+    """The suggested action for an open alert from its latest figures, for live views that
+    show alerts restored from the table (where the opening event is long gone)."""
+    if state.rule is AlertRule.complaint_spike:
+        return ADVICE_CALL_BACK
+    f = state.last_figures
+    figures = QueueFigures(waiting=int(f.get("waiting", 0)), longest_wait_s=f.get("longest_wait_s", 0.0),
+                           estimated_wait_s=f.get("estimated_wait_s", 0.0))
+    return _queue_advice(state.level, figures, th, state.category)
+
+
+def current_triggers(state: AlertState, th: AlertThresholds) -> list[str]:
+    """The conditions that hold now for an open alert (empty while it is cooling down)."""
+    f = state.last_figures
+    if state.rule is AlertRule.complaint_spike:
+        return _assess_complaints(ComplaintFigures(int(f.get("complaints_in_window", 0)),
+                                                   int(f.get("escalated_in_window", 0))), th).triggers
+    figures = QueueFigures(waiting=int(f.get("waiting", 0)), longest_wait_s=f.get("longest_wait_s", 0.0),
+                           estimated_wait_s=f.get("estimated_wait_s", 0.0))
+    return _assess_queue(figures, th, state.category).triggers

@@ -1,0 +1,39 @@
+"""``hallpulse worker``: run the Faust worker (agents, timers, live API, store owner)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hallpulse import kafka_local
+from hallpulse.logs import get_logger
+
+log = get_logger("hallpulse.worker")
+
+
+@click.command()
+@click.option("--loglevel", default="warn", show_default=True, type=click.Choice(["debug", "info", "warn", "error"]),
+              help="Faust's own log level (hallpulse's is [log_level] in the config).")
+@click.pass_obj
+def worker(settings, loglevel: str) -> None:
+    """Consume the hall topics, keep live state, raise alerts, write ClickHouse."""
+    from faust.worker import Worker
+
+    from streams.app import create_app, open_worker_store, remove_worker_file
+
+    if not kafka_local.broker_ready(settings.kafka.servers):
+        hint = "start it with: hallpulse kafka up" if settings.kafka.uses_local_broker else "check KAFKA_BOOTSTRAP"
+        click.echo(f"error: no Kafka broker answers at {settings.kafka.servers}; {hint}", err=True)
+        sys.exit(1)
+    kafka_local.ensure_topics(settings)
+    app, state = create_app(settings)
+    open_worker_store(state)
+    log.info("worker.starting", kafka=settings.kafka.servers, web=f"http://{settings.worker.web_host}:{settings.worker.web_port}",
+             guarantee=settings.worker.processing_guarantee)
+    try:
+        Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
+    finally:
+        remove_worker_file(settings)
+        if state.store is not None:
+            state.store.close()

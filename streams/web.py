@@ -1,0 +1,139 @@
+"""The worker's web server: the live API, the lobby page, and the store proxy.
+
+* ``GET /api/halls`` — every hall, worst first; ``GET /api/halls/{hall_id}/now`` — one
+  hall's live figures and open alerts (documented in docs/api.md).
+* ``GET /lobby/`` — the lobby manager's page (static files in ``streams/static``).
+* ``GET /api/stats`` — counters for operators (processed, duplicates, dead letters).
+* ``POST /internal/sql`` — other commands' SQL while this worker holds the embedded
+  chDB store; answered only to loopback clients.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import faust
+from faust.web import Request, Response, View
+
+from sinks.store import StoreError, handle_proxy_request
+from streams.alerts import current_advice, current_triggers
+from streams.windows import SHANGHAI
+
+STATIC = Path(__file__).resolve().parent / "static"
+LEVEL_RANK = {"critical": 2, "warning": 1}
+
+
+def iso_ms(ms: int | None) -> str | None:
+    if not ms:
+        return None
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).isoformat(timespec="seconds")
+
+
+def hall_now(ws, hall_id: str) -> dict | None:
+    hall = ws.catalogue.get(hall_id)
+    if hall is None:
+        return None
+    book = ws.engine.books.get(hall_id)
+    if book is None:
+        snap = {"hall_id": hall_id, "name": hall.name, "name_en": hall.name_en, "city": hall.city,
+                "size_class": hall.size_class, "as_of_ms": None,
+                "queue": {"waiting": 0, "longest_wait_s": 0.0, "longest_ticket_no": None, "active_counters": 0,
+                          "est_wait_s": 0.0},
+                "categories": [], "wait_15m": None, "wait_60m": None, "within_target_60m": None,
+                "today": None, "satisfaction_60m": None, "complaints_24h": None, "handle": [], "clerks": []}
+    else:
+        snap = book.snapshot()
+    snap["as_of"] = iso_ms(snap.pop("as_of_ms"))
+    snap["alerts"] = [open_alert(ws, s) for s in ws.engine.open_alerts(hall_id)]
+    return snap
+
+
+def open_alert(ws, s) -> dict:
+    """An open alert as the API shows it: what fires now, the figures, what to do."""
+    th = ws.engine.rules.for_size_class(ws.catalogue.by_id[s.hall_id].size_class)
+    zh, en = current_advice(s, th)
+    return {"alert_id": s.alert_id, "rule": s.rule.value, "category": s.category, "level": s.level.value,
+            "opened_at": s.opened_at.isoformat(), "triggers": current_triggers(s, th),
+            "figures": dict(s.last_figures), "suggested_action": zh, "suggested_action_en": en}
+
+
+def halls_overview(ws) -> list[dict]:
+    rows = []
+    for hall in ws.catalogue.halls:
+        book = ws.engine.books.get(hall.hall_id)
+        g = book.gauges_at(book.now_ms)["all"] if book and book.now_ms else None
+        alerts = ws.engine.open_alerts(hall.hall_id)
+        worst = max((a.level.value for a in alerts),
+                    key=lambda lv: LEVEL_RANK.get(lv, 0), default=None)
+        rows.append({"hall_id": hall.hall_id, "name": hall.name, "name_en": hall.name_en, "city": hall.city,
+                     "waiting": g.waiting if g else 0, "longest_wait_s": round(g.longest_wait_s, 1) if g else 0.0,
+                     "est_wait_s": round(g.est_wait_s, 1) if g else 0.0, "open_alerts": len(alerts),
+                     "worst_level": worst, "as_of": iso_ms(book.now_ms if book else None)})
+    rows.sort(key=lambda r: (-LEVEL_RANK.get(r["worst_level"], 0), -r["longest_wait_s"], -r["waiting"], r["hall_id"]))
+    return rows
+
+
+def register_views(app: faust.App, ws, dead_counts) -> None:
+    @app.page("/api/halls")
+    class Halls(View):
+        async def get(self, request: Request) -> Response:
+            newest = max((b.now_ms for b in ws.engine.books.values()), default=0)
+            return self.json({"as_of": iso_ms(newest), "halls": halls_overview(ws)})
+
+    @app.page("/api/halls/{hall_id}/now")
+    class HallNow(View):
+        async def get(self, request: Request, hall_id: str) -> Response:
+            data = hall_now(ws, hall_id)
+            if data is None:
+                return self.json({"error": f"unknown hall {hall_id}"}, status=404)
+            return self.json(data)
+
+    @app.page("/api/stats")
+    class Stats(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({
+                "engine": ws.engine.counts,
+                "deadletters_by_reason": dict(dead_counts.items()),
+                "sink": {"flushes": ws.flushes, "rows_written": ws.rows_written, "errors": ws.flush_errors,
+                         "last_flush_s": round(ws.last_flush_s, 4)},
+                "halls_with_state": len(ws.engine.books),
+            })
+
+    @app.page("/internal/ping")
+    class Ping(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"ok": ws.store is not None})
+
+    @app.page("/internal/sql")
+    class Sql(View):
+        async def post(self, request: Request) -> Response:
+            if request.remote not in ("127.0.0.1", "::1", None):
+                return self.json({"error": "the store proxy answers loopback clients only"}, status=403)
+            if ws.store is None:
+                return self.json({"error": "the store is not open yet"}, status=503)
+            payload = await request.json()
+            try:
+                result = await ws.in_store_thread(handle_proxy_request, ws.store, payload)
+            except StoreError as e:
+                return self.json({"error": str(e)}, status=400)
+            except Exception as e:  # an engine error: report it to the caller, keep serving
+                return self.json({"error": f"{type(e).__name__}: {e}"}, status=400)
+            return self.json(result)
+
+    @app.page("/lobby/")
+    class Lobby(View):
+        async def get(self, request: Request) -> Response:
+            page = STATIC / "lobby.html"
+            if not page.exists():
+                return self.text("lobby page not installed", status=404)
+            return self.html(page.read_text(encoding="utf-8"))
+
+    @app.page("/")
+    class Root(View):
+        async def get(self, request: Request) -> Response:
+            return self.html('<meta http-equiv="refresh" content="0; url=/lobby/">'
+                             '<a href="/lobby/">大堂看板 / Lobby board</a>')
+
+    if STATIC.exists():
+        app.web.add_static("/static/", STATIC)
