@@ -114,7 +114,7 @@ def test_exclusions_subtract_minutes_in_the_interval_and_single_surveys(store, s
     p = Period.parse("2026-10")
     [base, _] = hall_figures(store, p)
     ex = Exclusions([Interval(HALL, datetime(2026, 10, 8, 9, 0, tzinfo=SH), datetime(2026, 10, 8, 11, 0, tzinfo=SH))],
-                    ["SV-angry"])
+                    [(HALL, "SV-angry")])
     [f, other] = hall_figures(store, p, ex)
     assert base.issued == 500 and f.issued == 400
     assert f.sums["called"] == 400 and f.sums["within_target"] == 400 and f.sums["abandoned"] == 0

@@ -35,15 +35,15 @@ FORMATS = ("table", "csv", "xlsx", "json", "html")
 
 
 @contextmanager
-def _store(settings: Settings, migrate: bool = True):
-    """The store, with the assessment tables in place; errors become CLI messages."""
+def _store(settings: Settings):
+    """The store, with the assessment tables in place (idempotent), closed afterwards;
+    rule and store errors become CLI messages rather than tracebacks."""
     try:
         store = open_store(settings)
     except StoreError as e:
         raise click.ClickException(str(e)) from None
     try:
-        if migrate:
-            apply_migrations(store, settings.store.ttl_months)
+        apply_migrations(store, settings.store.ttl_months)
         yield store
     except (PublicationError, StoreError, ValueError) as e:
         raise click.ClickException(str(e)) from None
@@ -95,7 +95,7 @@ def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out
     p = _period(period)
     if fmt == "xlsx" and not out and sys.stdout.isatty():
         raise click.UsageError("--format xlsx needs --out FILE (or redirect stdout)")
-    with _store(settings, migrate=version is not None) as store:
+    with _store(settings) as store:  # live results read the versions too (failure flags)
         if version is None:
             report = live_report(store, _scheme(settings), p)
         else:

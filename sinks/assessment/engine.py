@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from sinks.assessment.indicators import Exclusions, hall_figures
 from sinks.assessment.periods import Period
 from sinks.assessment.scheme import Scheme
-from sinks.assessment.scoring import assess
+from sinks.assessment.scoring import assess, score_hall
 from sinks.assessment.versions import latest_version
 from sinks.store import Store
 
@@ -28,7 +28,7 @@ def previous_grades(store: Store, scheme: Scheme, period: Period) -> dict[str, l
         if v is not None:
             per_period.append({h["hall_id"]: h["grade"] for h in v.results.get("halls", [])})
         else:
-            per_period.append({h.hall_id: h.grade for h in assess(scheme, hall_figures(store, p)).halls})
+            per_period.append({f.hall_id: score_hall(scheme, f).grade for f in hall_figures(store, p)})
     hall_ids = set().union(*per_period) if per_period else set()
     return {h: [grades.get(h) for grades in per_period] for h in hall_ids}
 

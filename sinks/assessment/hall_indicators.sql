@@ -4,7 +4,8 @@
 --   {from_day:Date}, {to_day:Date}       business days in Asia/Shanghai, to_day exclusive
 --   {ex_halls:Array(String)}, {ex_from:Array(DateTime64(3, 'UTC'))}, {ex_to:Array(DateTime64(3, 'UTC'))}
 --                                         excluded intervals [from, to), one per position
---   {ex_surveys:Array(String)}            excluded survey event_ids
+--   {ex_surveys:Array(String)}, {ex_survey_halls:Array(String)}
+--                                         excluded survey event_ids, and their halls (for the index)
 --
 -- Base: day_metrics FINAL, category 'all'. An excluded interval removes the hall's
 -- minute_metrics rows whose minute starts inside it (and inside the period). An excluded
@@ -65,7 +66,7 @@ FROM
                sum(audit_sum) AS audit_sum, sum(complaints) AS complaints
         FROM minute_metrics FINAL
         WHERE category = 'all'
-          AND has({ex_halls:Array(String)}, toString(hall_id))
+          AND hall_id IN {ex_halls:Array(String)}
           AND minute >= toDateTime({from_day:Date}, 'Asia/Shanghai')
           AND minute < toDateTime({to_day:Date}, 'Asia/Shanghai')
           AND arrayExists((eh, ef, et) -> eh = toString(hall_id) AND minute >= ef AND minute < et,
@@ -81,7 +82,8 @@ FROM
                sumIf(toUInt64(score), kind IN ('mystery_shopper', 'inspection')) AS audit_sum,
                countIf(has_complaint = 1) AS complaints
         FROM surveys FINAL
-        WHERE has({ex_surveys:Array(String)}, event_id)
+        WHERE hall_id IN {ex_survey_halls:Array(String)}
+          AND event_id IN {ex_surveys:Array(String)}
           AND answered_at >= toDateTime({from_day:Date}, 'Asia/Shanghai')
           AND answered_at < toDateTime({to_day:Date}, 'Asia/Shanghai')
           AND NOT arrayExists((eh, ef, et) -> eh = hall_id AND toStartOfMinute(answered_at) >= ef

@@ -34,15 +34,18 @@ class Exclusions:
     """Data removed by accepted appeals: intervals of a hall, and single surveys."""
 
     intervals: list[Interval] = field(default_factory=list)
-    surveys: list[str] = field(default_factory=list)
+    surveys: list[tuple[str, str]] = field(default_factory=list)  # (hall_id, survey event_id)
 
     def parameters(self) -> dict:
+        # Halls are bound next to the ids so the store can use its (hall_id, …) sort key.
         return {"ex_halls": [i.hall_id for i in self.intervals], "ex_from": [i.start for i in self.intervals],
-                "ex_to": [i.end for i in self.intervals], "ex_surveys": list(self.surveys)}
+                "ex_to": [i.end for i in self.intervals], "ex_surveys": [e for _, e in self.surveys],
+                "ex_survey_halls": sorted({h for h, _ in self.surveys})}
 
     def as_dict(self) -> dict:
         return {"intervals": [{"hall_id": i.hall_id, "from": i.start.isoformat(), "to": i.end.isoformat()}
-                              for i in self.intervals], "surveys": list(self.surveys)}
+                              for i in self.intervals],
+                "surveys": [{"hall_id": h, "survey_id": e} for h, e in self.surveys]}
 
 
 def hall_figures(store: Store, period: Period, exclusions: Exclusions | None = None) -> list[HallFigures]:

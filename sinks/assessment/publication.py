@@ -159,7 +159,7 @@ def _exclusions(appeals: list[Appeal]) -> Exclusions:
         if a.kind == "interval":
             ex.intervals.append(Interval(a.hall_id, a.exclude_from, a.exclude_to))
         else:
-            ex.surveys.append(a.survey_id)
+            ex.surveys.append((a.hall_id, a.survey_id))
     return ex
 
 

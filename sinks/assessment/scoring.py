@@ -10,7 +10,7 @@ is the one that decided its grade and rank (89.996 shows as 90.00 and is 优秀)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from sinks.assessment.scheme import Indicator, Scheme
@@ -94,15 +94,27 @@ class Assessment:
     provinces: list[AreaResult]
 
     def as_dict(self) -> dict:
-        return {"halls": [asdict(h) for h in self.halls], "cities": [asdict(c) for c in self.cities],
-                "provinces": [asdict(p) for p in self.provinces]}
+        """Plain dicts for JSON. Hand-written: dataclasses.asdict deep-copies every value
+        and was most of the time of a 3,000-hall assessment."""
+        def hall(h: HallResult) -> dict:
+            d = dict(h.__dict__)
+            d["indicators"] = [dict(i.__dict__) for i in h.indicators]
+            d["previous_grades"] = list(h.previous_grades)
+            return d
+
+        def area(a: AreaResult) -> dict:
+            d = dict(a.__dict__)
+            d["grade_counts"] = dict(a.grade_counts)
+            return d
+        return {"halls": [hall(h) for h in self.halls], "cities": [area(c) for c in self.cities],
+                "provinces": [area(p) for p in self.provinces]}
 
 
 def linear_fraction(ind: Indicator, value: float) -> float:
     """Share of full marks, 0..1: linear from zero_at to full_at, clamped outside.
     The same formula serves both directions because the bounds are ordered by it."""
     frac = (value - ind.zero_at) / (ind.full_at - ind.zero_at)
-    return min(1.0, max(0.0, frac))
+    return 0.0 if frac < 0.0 else 1.0 if frac > 1.0 else frac
 
 
 def effective_weights(scheme: Scheme, usable: Iterable[str]) -> dict[str, float]:
@@ -114,22 +126,20 @@ def effective_weights(scheme: Scheme, usable: Iterable[str]) -> dict[str, float]
 
 
 def score_hall(scheme: Scheme, fig: HallFigures) -> HallResult:
-    samples, small = {}, {}
-    for ind in scheme.indicators:
-        n = int(fig.samples.get(ind.sample, 0))
-        samples[ind.key] = n
-        # A missing value (zero denominator) can never be scored, whatever the threshold.
-        small[ind.key] = fig.values.get(ind.key) is None or n < max(ind.min_sample, 1)
-    weights = effective_weights(scheme, [k for k, s in small.items() if not s])
+    inds = scheme.indicators
+    values = [fig.values.get(ind.key) for ind in inds]
+    samples = [int(fig.samples.get(ind.sample, 0)) for ind in inds]
+    # A missing value (zero denominator) can never be scored, whatever the threshold.
+    small = [v is None or n < max(ind.min_sample, 1) for ind, v, n in zip(inds, values, samples)]
+    usable_weight = sum(ind.weight for ind, sm in zip(inds, small) if not sm)
     scores = []
-    for ind in scheme.indicators:
-        value = fig.values.get(ind.key)
-        w = weights[ind.key]
-        pts = 0.0 if small[ind.key] else w * linear_fraction(ind, value)
-        scores.append(IndicatorScore(ind.key, value, samples[ind.key], small[ind.key], w, pts))
+    for ind, v, n, sm in zip(inds, values, samples, small):
+        w = 0.0 if sm else ind.weight * 100.0 / usable_weight   # = effective_weights()
+        pts = 0.0 if sm else w * linear_fraction(ind, v)
+        scores.append(IndicatorScore(ind.key, v, n, sm, w, pts))
     total = grade = grade_en = None
     failing = False
-    if any(not s for s in small.values()):
+    if usable_weight > 0:
         total = round(sum(s.points for s in scores), 2)
         g = scheme.grade_for(total)
         grade, grade_en, failing = g.name_zh, g.name_en, g.failing
