@@ -61,10 +61,15 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def strip_comments(sql: str) -> str:
+    """Drop ``--`` comment lines (the headers of our .sql files)."""
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
+
+
 def ensure_read_only(sql: str) -> None:
     """Refuse anything but a read statement before it reaches the engine (which also
     enforces ``readonly=1``): a clear message beats an engine error code."""
-    if not _READ_STATEMENT.match(sql):
+    if not _READ_STATEMENT.match(strip_comments(sql)):
         raise StoreError("only read statements (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS) are allowed here")
 
 

@@ -51,6 +51,7 @@ class WorkerState:
     rows_written: int = 0
     last_flush_s: float = 0.0
     flush_errors: int = 0
+    flushing: bool = False
 
     async def in_store_thread(self, fn, *args):
         """chDB is used from one thread only: every store call goes through here."""
@@ -153,14 +154,17 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         if not pending and not alerts:
             return
         t0 = time.perf_counter()
-        batch = build_batch(engine, pending, alerts)
+        state.flushing = True
         try:
+            batch = build_batch(engine, pending, alerts)
             await state.in_store_thread(state.writer.write, batch)
         except Exception as e:  # the store is down or refused: keep the work, try again
             engine.requeue(pending, alerts)
             state.flush_errors += 1
-            log.error("sink.flush_failed", error=str(e), rows=batch.rows)
+            log.error("sink.flush_failed", error=str(e))
             return
+        finally:
+            state.flushing = False
         state.flushes += 1
         state.rows_written += batch.rows
         state.last_flush_s = time.perf_counter() - t0

@@ -158,11 +158,12 @@ class HallBook:
         handle: dict[str, list[float]] = {c: [] for c in CATEGORIES}
         for ms, cat, h, *_ in self.txs.irange((t_ms - MIN60 + 1,), (t_ms, "\uffff")):
             handle[cat].append(h)
+        all_counters = set().union(*counters.values())
         out: dict[str, Gauge] = {}
         for c in CATEGORIES:
-            out[c] = self._gauge(t_ms, waiting[c], len(counters[c]), handle[c], self.standard_s[c])
+            out[c] = self._gauge(t_ms, waiting[c], len(counters[c]), len(counters[c]) or len(all_counters),
+                                 handle[c], self.standard_s[c])
         all_waiting = [w for c in CATEGORIES for w in waiting[c]]
-        all_counters = set().union(*counters.values())
         est = max((g.est_wait_s for g in out.values()), default=0.0)
         longest = min(all_waiting, default=None)
         out[ALL] = Gauge(len(all_waiting), (t_ms - longest[0]) / 1000.0 if longest else 0.0,
@@ -170,13 +171,15 @@ class HallBook:
         return out
 
     @staticmethod
-    def _gauge(t_ms: int, waiting: list[tuple[int, str]], counters: int, handles: list[float], standard_s: float) -> Gauge:
+    def _gauge(t_ms: int, waiting: list[tuple[int, str]], counters: int, serving: int, handles: list[float],
+               standard_s: float) -> Gauge:
         """Estimated wait = people ahead × recent mean handle time ÷ active counters.
-        Without recent transactions the category's standard handle time is used; with no
-        counter active in the last 15 minutes one counter is assumed."""
+        Without recent transactions the category's standard handle time is used. Counters
+        serve several categories, so when none served this one in the last 15 minutes the
+        hall's active counters are taken; with no counter active at all, one is assumed."""
         longest = min(waiting, default=None)
         mean_handle = sum(handles) / len(handles) if handles else standard_s
-        est = len(waiting) * mean_handle / max(1, counters)
+        est = len(waiting) * mean_handle / max(1, serving)
         return Gauge(len(waiting), (t_ms - longest[0]) / 1000.0 if longest else 0.0,
                      longest[1] if longest else None, counters, est)
 

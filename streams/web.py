@@ -96,7 +96,8 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 "engine": ws.engine.counts,
                 "deadletters_by_reason": dict(dead_counts.items()),
                 "sink": {"flushes": ws.flushes, "rows_written": ws.rows_written, "errors": ws.flush_errors,
-                         "last_flush_s": round(ws.last_flush_s, 4)},
+                         "last_flush_s": round(ws.last_flush_s, 4), "flushing": ws.flushing,
+                         "pending_halls": len(ws.engine.pending), "pending_alerts": len(ws.engine.pending_alerts)},
                 "halls_with_state": len(ws.engine.books),
             })
 

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sinks.store import StoreError, open_store
+from sinks.store import StoreError, open_store, strip_comments
 
 _PARAM_TYPE = re.compile(r"\{(\w+):([^}]+)\}")
 
@@ -60,7 +60,7 @@ def parse_params(sql: str, pairs: tuple[str, ...]) -> dict:
 def query(settings, sql: str | None, sql_file: str | None, params: tuple[str, ...], fmt: str) -> None:
     """Run a read-only SQL query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) and print the result."""
     if sql_file:
-        sql = Path(sql_file).read_text(encoding="utf-8")
+        sql = strip_comments(Path(sql_file).read_text(encoding="utf-8"))
     if not sql:
         raise click.UsageError("give the SQL as an argument or with --file")
     bound = parse_params(sql, params)

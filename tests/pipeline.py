@@ -1,0 +1,187 @@
+"""Harness for integration tests: the real Kafka broker and real worker processes.
+
+The broker is the project's own local KRaft broker (``hallpulse kafka up``) on free
+loopback ports under a temporary directory, or the cluster in ``KAFKA_BOOTSTRAP``. Each
+test gets its own topic names and Faust application id, so tests never see each other's
+messages, and its worker runs as a separate process that can be killed like a real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hallpulse.config import Settings
+from sinks.store import WorkerProxyStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except SystemExit as e:  # the thing died: no point waiting
+            raise AssertionError(str(e)) from None
+        except Exception as e:  # the thing is not up yet
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class WorkerProcess:
+    """One ``hallpulse worker`` process with its own topics, app id, web port and store."""
+
+    env: dict[str, str]
+    var_dir: Path
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def settings(self) -> Settings:
+        old = dict(os.environ)
+        os.environ.update(self.env)
+        try:
+            return Settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+    def start(self, timeout: float = 90) -> "WorkerProcess":
+        self.env["HALLPULSE__WORKER__WEB_PORT"] = str(self.port)
+        log = open(self.log_path, "ab")
+        pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        self.proc = subprocess.Popen([sys.executable, "-m", "hallpulse", "worker"], cwd=self.var_dir.parent,
+                                     env={**os.environ, **self.env, "PYTHONPATH": pythonpath}, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+            return self.get("/internal/ping")["ok"]
+
+        try:
+            wait_for(up, timeout, "the worker's web server")
+        except AssertionError:
+            raise AssertionError(f"the worker did not come up:\n{self.log_tail()}") from None
+        return self
+
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(self.url + path, timeout=5) as r:
+            return json.loads(r.read())
+
+    def stats(self) -> dict:
+        return self.get("/api/stats")
+
+    def wait_processed(self, n: int, timeout: float = 90) -> dict:
+        """Until the engine has seen ``n`` messages (processed + duplicates + dead letters)."""
+        def seen():
+            c = self.stats()["engine"]
+            return c if c["processed"] + c["duplicates"] + c["dead_letters"] >= n else None
+        return wait_for(seen, timeout, f"{n} messages through the worker")
+
+    def wait_flushed(self, timeout: float = 60) -> None:
+        """Until everything the engine has seen is written to the store."""
+        def idle():
+            sink = self.stats()["sink"]
+            return not sink["flushing"] and sink["pending_halls"] == 0 and sink["pending_alerts"] == 0
+        wait_for(idle, timeout, "the sink to write everything", interval=0.2)
+
+    def store(self) -> WorkerProxyStore:
+        return WorkerProxyStore(self.url)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def worker_env(bootstrap: str, var_dir: Path, tag: str | None = None, **extra: str) -> dict[str, str]:
+    tag = tag or uuid.uuid4().hex[:8]
+    env = {
+        "KAFKA_BOOTSTRAP": bootstrap,
+        "HALLPULSE__VAR_DIR": str(var_dir),
+        "HALLPULSE__WORKER__APP_ID": f"hp-test-{tag}",
+        "HALLPULSE__WORKER__FLUSH_INTERVAL_SECONDS": "0.5",
+        "HALLPULSE__WORKER__SESSION_TIMEOUT_SECONDS": "6",
+        "HALLPULSE__TOPICS__PARTITIONS": "2",
+        "HALLPULSE_CONFIG": str(ROOT / "config" / "hallpulse.toml"),
+    }
+    for name in ("tickets", "transactions", "surveys", "alerts", "deadletter"):
+        env[f"HALLPULSE__TOPICS__{name.upper()}"] = f"t-{tag}.{name}"
+    env.update(extra)
+    return env
+
+
+class Producer:
+    """Sends contract events (kind, bytes) to a worker's topics, keyed by hall."""
+
+    def __init__(self, settings: Settings):
+        from kafka import KafkaProducer
+
+        self.settings = settings
+        self.producer = KafkaProducer(bootstrap_servers=settings.kafka.servers, acks="all", linger_ms=5)
+
+    def send(self, events, key: str | None = None) -> int:
+        n = 0
+        for kind, raw in events:
+            try:
+                hall = key or json.loads(raw).get("hall_id", "")
+            except ValueError:
+                hall = key or "unknown"
+            self.producer.send(getattr(self.settings.topics, kind), key=str(hall).encode(), value=raw)
+            n += 1
+        self.producer.flush()
+        return n
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+def read_topic(settings: Settings, topic: str, timeout_ms: int = 3000) -> list[bytes]:
+    from kafka import KafkaConsumer
+
+    c = KafkaConsumer(topic, bootstrap_servers=settings.kafka.servers, auto_offset_reset="earliest",
+                      consumer_timeout_ms=timeout_ms, isolation_level="read_committed")
+    try:
+        return [m.value for m in c]
+    finally:
+        c.close()
