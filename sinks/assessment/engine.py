@@ -12,7 +12,7 @@ from sinks.assessment.indicators import Exclusions, hall_figures
 from sinks.assessment.periods import Period
 from sinks.assessment.scheme import Scheme
 from sinks.assessment.scoring import assess, score_hall
-from sinks.assessment.versions import latest_version
+from sinks.assessment.versions import VersionInfo, latest_version
 from sinks.store import Store
 
 
@@ -57,7 +57,7 @@ def live_report(store: Store, scheme: Scheme, period: Period) -> dict:
     return report
 
 
-def published_report(info) -> dict:
+def published_report(info: VersionInfo) -> dict:
     """A published version as a report dict (the frozen results plus who/when/why)."""
     report = dict(info.results)
     report.update(version=info.version, published_at=info.published_at.isoformat(),
