@@ -63,6 +63,8 @@ class HallBook:
         self.activity = SortedList()    # (ms, counter_id, category, step_id)
         self.transfers = SortedList()   # (ms, to_category, visit_id, step_id)
         self.survey_times = SortedList()  # (answered_ms, survey_id)
+        # visits waiting now (at the latest state): visit_id -> (category, since_ms, ticket_no)
+        self.waiting: dict[str, tuple[str, int, str]] = {}
         self._entries: dict[str, list[tuple[SortedList, tuple]]] = {}
 
     # ---- clocks ------------------------------------------------------------------
@@ -105,6 +107,11 @@ class HallBook:
         for lst, item in entries:
             lst.add(item)
         self._entries[visit_id] = entries
+        seg = v.open_segment
+        if seg is not None:
+            self.waiting[visit_id] = (seg.category, seg.from_ms, v.ticket_no)
+        else:
+            self.waiting.pop(visit_id, None)
         return old, v
 
     def _drop_entries(self, key: str) -> None:
@@ -126,6 +133,7 @@ class HallBook:
         for vid in visits:
             self._drop_entries(vid)
             del self.visits[vid]
+            self.waiting.pop(vid, None)
         surveys = [sid for sid, s in self.surveys.items() if s["t"] < before_ms]
         for sid in surveys:
             self._drop_entries("s:" + sid)
@@ -148,10 +156,15 @@ class HallBook:
     def gauges_at(self, t_ms: int) -> dict[str, Gauge]:
         """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``."""
         waiting: dict[str, list[tuple[int, str]]] = {c: [] for c in CATEGORIES}
-        for issued_ms, vid in self.issues.irange((t_ms - MAX_WAIT_LOOKBACK_MS, ""), (t_ms, "\uffff")):
-            seg = self.visits[vid].waiting_at(t_ms)
-            if seg is not None:
-                waiting[seg.category].append((seg.from_ms, self.visits[vid].ticket_no))
+        if t_ms >= self.clock("tickets"):
+            # at the hall's clock the waiting index is the answer (every queue event is <= it)
+            for cat, since, ticket in self.waiting.values():
+                waiting[cat].append((since, ticket))
+        else:
+            for issued_ms, vid in self.issues.irange((t_ms - MAX_WAIT_LOOKBACK_MS, ""), (t_ms, "\uffff")):
+                seg = self.visits[vid].waiting_at(t_ms)
+                if seg is not None:
+                    waiting[seg.category].append((seg.from_ms, self.visits[vid].ticket_no))
         counters: dict[str, set[str]] = {c: set() for c in CATEGORIES}
         for ms, ctr, cat, _ in self.activity.irange((t_ms - MIN15 + 1,), (t_ms, "\uffff")):
             counters[cat].add(ctr)
@@ -336,9 +349,6 @@ class HallBook:
         out = [{key: k, "n": len(v), "mean_s": round(sum(h for h, _ in v) / len(v), 1),
                 "first_contact_rate": _ratio(sum(f for _, f in v), len(v))} for k, v in sorted(groups.items())]
         return out if by == "category" else sorted(out, key=lambda r: -r["mean_s"])
-
-    def waiting_now(self) -> int:
-        return sum(1 for v in self.visits.values() if v.open_segment is not None)
 
 
 def _ratio(a: float, b: float) -> float | None:
