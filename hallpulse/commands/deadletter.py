@@ -13,7 +13,7 @@ import json
 from collections import Counter
 
 import click
-from rich.console import Console
+from hallpulse.console import console
 from rich.table import Table
 
 from streams.engine import DeadLetter
@@ -61,7 +61,7 @@ def list_(settings, reason: str | None, limit: int, as_json: bool) -> None:
     for m, d in records[-limit:]:
         table.add_row(d.get("dead_at", "")[:19], d["reason_code"], d["reason"][:80],
                       f"{d['topic']}[{d['partition']}]@{d['offset']}", d["original"][:60])
-    Console().print(table)
+    console().print(table)
     click.echo("by reason: " + (", ".join(f"{k} {v}" for k, v in counts.most_common()) or "none"))
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
+from hallpulse.console import console
 from rich.table import Table
 
 from sinks.store import StoreError, open_store, strip_comments
@@ -86,5 +86,5 @@ def query(settings, sql: str | None, sql_file: str | None, params: tuple[str, ..
         table = Table(*result.columns, show_lines=False)
         for row in result.rows:
             table.add_row(*("" if v is None else str(v) for v in row))
-        Console().print(table)
+        console().print(table)
         click.echo(f"{len(result.rows)} row(s)")
