@@ -51,6 +51,7 @@ class TopicSettings(BaseModel):
     surveys: str = "hall.surveys"
     alerts: str = "hall.alerts"
     deadletter: str = "hall.deadletter"
+    ticks: str = "hall.ticks"  # the worker's own clock: lets alerts close while a hall is silent
     partitions: int = 4
     replication: int = 1
 
@@ -59,7 +60,7 @@ class TopicSettings(BaseModel):
         return [self.tickets, self.transactions, self.surveys]
 
     def all(self) -> dict[str, int]:
-        return {t: self.partitions for t in [*self.inputs, self.alerts, self.deadletter]}
+        return {t: self.partitions for t in [*self.inputs, self.alerts, self.deadletter, self.ticks]}
 
 
 class StoreSettings(BaseModel):
@@ -84,6 +85,7 @@ class WorkerSettings(BaseModel):
     retention_hours: int = Field(default=26, ge=25)
     flush_interval_seconds: float = Field(default=2.0, gt=0)
     flush_batch_rows: int = Field(default=5000, ge=1)
+    tick_seconds: float = Field(default=15.0, gt=0)
     # how soon a killed worker's partitions are given to the next one
     session_timeout_seconds: float = Field(default=10.0, ge=6.0)
 

@@ -29,6 +29,7 @@ from sinks.catalogue_mirror import mirror_catalogue
 from sinks.migrate import apply_migrations
 from sinks.store import Store, open_store, worker_file
 from sinks.writer import MetricsWriter, build_batch
+from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.engine import ALERTS, CLOCKS, SURVEYS, VISITS, Engine
 
@@ -59,6 +60,7 @@ class WorkerState:
 
 
 def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
+    faust_fixes.apply()
     w = settings.worker
     servers = settings.kafka.servers
     app = faust.App(
@@ -85,8 +87,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                     grace_s=w.grace_seconds, retention_h=w.retention_hours)
     state = WorkerState(settings, catalogue, engine)
     t = settings.topics
-    kind_of = {t.tickets: "tickets", t.transactions: "transactions", t.surveys: "surveys"}
-    inputs = app.topic(*t.inputs, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    kind_of = {t.tickets: "tickets", t.transactions: "transactions", t.surveys: "surveys", t.ticks: "ticks"}
+    inputs = app.topic(*t.inputs, t.ticks, key_type=bytes, value_type=bytes, key_serializer="raw",
+                       value_serializer="raw")
     alerts_topic = app.topic(t.alerts, key_serializer="raw", value_serializer="raw")
     dead_topic = app.topic(t.deadletter, key_serializer="raw", value_serializer="raw")
     tables = {
@@ -125,9 +128,13 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
             if state.stale:  # events flow only after recovery: the tables are complete
                 restore()
             msg = event.message
-            key = event.key.decode(errors="replace") if isinstance(event.key, bytes) else event.key
-            out = engine.process(kind_of[msg.topic], event.value, topic=msg.topic, partition=msg.partition,
-                                 offset=msg.offset, key=key)
+            kind = kind_of[msg.topic]
+            if kind == "ticks":
+                out = engine.tick(msg.partition, int(json.loads(event.value)["t"]))
+            else:
+                key = event.key.decode(errors="replace") if isinstance(event.key, bytes) else event.key
+                out = engine.process(kind, event.value, topic=msg.topic, partition=msg.partition,
+                                     offset=msg.offset, key=key)
             for table, k, value in out.writes:
                 if value is None:
                     tables[table].pop(k, None)
@@ -168,6 +175,29 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         state.flushes += 1
         state.rows_written += batch.rows
         state.last_flush_s = time.perf_counter() - t0
+
+    tick_producer = None
+
+    @app.timer(interval=w.tick_seconds, on_leader=True)
+    async def send_ticks() -> None:
+        """One tick per partition with the wall-clock time: read back by the agent like any
+        input, so time passing is in the log and processing stays replayable."""
+        nonlocal tick_producer
+        if tick_producer is None:
+            from kafka import KafkaProducer
+
+            tick_producer = KafkaProducer(bootstrap_servers=servers, acks=1)
+        value = json.dumps({"t": int(time.time() * 1000)}).encode()
+
+        def send() -> None:
+            for p in range(t.partitions):
+                tick_producer.send(t.ticks, partition=p, value=value)
+            tick_producer.flush(timeout=10)
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, send)
+        except Exception as e:  # a missed tick only delays an alert's closing
+            log.warning("ticks.send_failed", error=str(e))
 
     @app.task(on_leader=False)
     async def announce() -> None:

@@ -30,6 +30,8 @@ MODELS = {"tickets": TicketEvent, "transactions": TransactionEvent, "surveys": S
 # Faust table names (also the keys of Outcome.writes)
 VISITS, SURVEYS, ALERTS, CLOCKS = "visits", "surveys", "alert_states", "clocks"
 PURGE_EVERY_MS = 10 * MINUTE_MS
+# A tick moves a hall's alert clock only when the hall is live: its events are this recent.
+LIVE_WINDOW_MS = 30 * MINUTE_MS
 
 
 @dataclass
@@ -114,6 +116,7 @@ class Engine:
         self.pending: dict[str, Pending] = {}
         self.pending_alerts: list[AlertEvent] = []
         self._last_purge: dict[str, int] = {}
+        self.partition_of: dict[str, int] = {}  # hall -> input partition, learnt from its events
         self.counts: dict[str, int] = {"processed": 0, "duplicates": 0, "dead_letters": 0}
 
     # ---- state ---------------------------------------------------------------------
@@ -175,6 +178,8 @@ class Engine:
         if hall_id not in self.catalogue:
             return dead("unknown_hall", f"hall_id {hall_id!r} is not in the hall catalogue", hall_id)
         book = self.book(hall_id)
+        if partition is not None:
+            self.partition_of[hall_id] = partition
         if self._seen(book, kind, event):
             self.counts["duplicates"] += 1
             return Outcome(hall_id=hall_id, duplicate=True)
@@ -227,13 +232,33 @@ class Engine:
         if rec.get("cmp"):
             self._evaluate_complaints(book, out)
 
+    # ---- time passing without events ----------------------------------------------------
+    def tick(self, partition: int | None, t_ms: int) -> Outcome:
+        """Wall-clock time reached ``t_ms`` in ``partition``. For the live halls of that
+        partition (their last event within :data:`LIVE_WINDOW_MS`) waits grow and alerts
+        are evaluated at ``t_ms``: an alert can close, or a long wait raise one, while no
+        event arrives. Halls replaying the past are not live, so replays are unaffected."""
+        out = Outcome()
+        for hall_id, book in self.books.items():
+            if partition is not None and self.partition_of.get(hall_id) != partition:
+                continue
+            clock = book.now_ms
+            if not clock or not clock < t_ms <= clock + LIVE_WINDOW_MS or t_ms <= book.live_ms:
+                continue
+            book.live_ms = t_ms
+            self._evaluate_queue(book, out, t_ms)
+            key = f"{hall_id}|all|complaint_spike"
+            if key in self.alert_states:
+                self._evaluate_complaints(book, out, max(t_ms, book.clock("surveys")))
+        return out
+
     # ---- alerts -------------------------------------------------------------------------
     def _thresholds(self, book: HallBook):
         return self.rules.for_size_class(book.hall.size_class)
 
-    def _evaluate_queue(self, book: HallBook, out: Outcome) -> None:
-        now = book.now_ms
-        if not now:
+    def _evaluate_queue(self, book: HallBook, out: Outcome, at_ms: int | None = None) -> None:
+        now = max(at_ms or 0, book.now_ms, book.live_ms)
+        if not book.now_ms:
             return
         at = from_ms(now).astimezone(SHANGHAI)
         th = self._thresholds(book)
@@ -248,8 +273,8 @@ class Engine:
             new_state, events = evaluate_queue(state, figures, th, hall_id=book.hall_id, category=cat, at=at)
             self._apply_alert(key, state, new_state, events, out)
 
-    def _evaluate_complaints(self, book: HallBook, out: Outcome) -> None:
-        now = book.clock("surveys")
+    def _evaluate_complaints(self, book: HallBook, out: Outcome, at_ms: int | None = None) -> None:
+        now = at_ms or book.clock("surveys")
         th = self._thresholds(book)
         n, esc = book.complaints_in(now, int(th.complaint_spike_window_min * MINUTE_MS))
         key = f"{book.hall_id}|all|complaint_spike"

@@ -56,6 +56,7 @@ class HallBook:
         self.visits: dict[str, Visit] = {}
         self.surveys: dict[str, dict] = {}
         self.clocks: dict[str, int] = {}
+        self.live_ms = 0  # the latest tick that found this hall live (see Engine.tick)
         # sorted indices; every tuple ends with ids so entries are unique and removable
         self.issues = SortedList()      # (issued_ms, visit_id)
         self.calls = SortedList()       # (called_ms, category, wait_s, within, visit_id, seg_no)
@@ -76,6 +77,11 @@ class HallBook:
     def now_ms(self) -> int:
         """The hall's clock for queue figures: the latest ticket event, else any event."""
         return self.clocks.get("tickets") or max(self.clocks.values(), default=0)
+
+    @property
+    def view_ms(self) -> int:
+        """The instant live figures are shown at: the hall's clock, or a later tick."""
+        return max(self.now_ms, self.live_ms)
 
     def advance(self, kind: str, ms: int) -> None:
         if ms > self.clocks.get(kind, 0):
@@ -281,7 +287,7 @@ class HallBook:
 
     def snapshot(self) -> dict:
         """The live figures of ``GET /api/halls/{id}/now`` (without alerts), at the hall's clock."""
-        now = self.now_ms
+        now = self.view_ms
         gauges = self.gauges_at(now)
         cats = []
         for c in CATEGORIES:

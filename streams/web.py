@@ -62,14 +62,14 @@ def halls_overview(ws) -> list[dict]:
     rows = []
     for hall in ws.catalogue.halls:
         book = ws.engine.books.get(hall.hall_id)
-        g = book.gauges_at(book.now_ms)["all"] if book and book.now_ms else None
+        g = book.gauges_at(book.view_ms)["all"] if book and book.now_ms else None
         alerts = ws.engine.open_alerts(hall.hall_id)
         worst = max((a.level.value for a in alerts),
                     key=lambda lv: LEVEL_RANK.get(lv, 0), default=None)
         rows.append({"hall_id": hall.hall_id, "name": hall.name, "name_en": hall.name_en, "city": hall.city,
                      "waiting": g.waiting if g else 0, "longest_wait_s": round(g.longest_wait_s, 1) if g else 0.0,
                      "est_wait_s": round(g.est_wait_s, 1) if g else 0.0, "open_alerts": len(alerts),
-                     "worst_level": worst, "as_of": iso_ms(book.now_ms if book else None)})
+                     "worst_level": worst, "as_of": iso_ms(book.view_ms if book else None)})
     rows.sort(key=lambda r: (-LEVEL_RANK.get(r["worst_level"], 0), -r["longest_wait_s"], -r["waiting"], r["hall_id"]))
     return rows
 
@@ -78,7 +78,7 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
     @app.page("/api/halls")
     class Halls(View):
         async def get(self, request: Request) -> Response:
-            newest = max((b.now_ms for b in ws.engine.books.values()), default=0)
+            newest = max((b.view_ms for b in ws.engine.books.values()), default=0)
             return self.json({"as_of": iso_ms(newest), "halls": halls_overview(ws)})
 
     @app.page("/api/halls/{hall_id}/now")

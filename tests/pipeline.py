@@ -145,7 +145,7 @@ def worker_env(bootstrap: str, var_dir: Path, tag: str | None = None, **extra: s
         "HALLPULSE__TOPICS__PARTITIONS": "2",
         "HALLPULSE_CONFIG": str(ROOT / "config" / "hallpulse.toml"),
     }
-    for name in ("tickets", "transactions", "surveys", "alerts", "deadletter"):
+    for name in ("tickets", "transactions", "surveys", "alerts", "deadletter", "ticks"):
         env[f"HALLPULSE__TOPICS__{name.upper()}"] = f"t-{tag}.{name}"
     env.update(extra)
     return env

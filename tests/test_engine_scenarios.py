@@ -233,3 +233,51 @@ def test_complaint_spike_at_the_third_complaint_in_an_hour():
     assert outs[2].alerts[0].rule.value == "complaint_spike"
     rec = eng.books["JS-NJ-0002"].surveys[next(iter(eng.books["JS-NJ-0002"].surveys))]
     assert "13912345678" not in rec["ctext"] and "139****5678" in rec["ctext"]
+
+
+def _ms(t) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def test_tick_closes_an_alert_when_no_more_events_arrive():
+    """The queue drains at 11:10 and the hall falls silent: the tick at 11:12 closes the alert."""
+    mk = Maker("JS-NJ-0002")
+    eng = engine()
+    run([mk.ticket("issued", f"Q{i:03d}", at("11:00", seconds=i)) for i in range(16)], eng)
+    run([mk.ticket("called", f"Q{i:03d}", at("11:10", seconds=i % 30), counter_id=f"C{i % 6:02d}") for i in range(16)], eng)
+    assert [s.level.value for s in eng.open_alerts("JS-NJ-0002")] == ["warning"]
+    assert eng.tick(None, _ms(at("11:11", seconds=59))).alerts == []
+    closed = eng.tick(None, _ms(at("11:12", seconds=15))).alerts
+    assert [(a.action.value, a.occurred_at.astimezone(CST).strftime("%H:%M:%S")) for a in closed] == [("closed", "11:12:15")]
+    assert eng.open_alerts("JS-NJ-0002") == []
+
+
+def test_tick_raises_a_long_wait_alert_with_no_events():
+    """One customer waits; nothing happens; at 10 minutes the longest-wait rule fires."""
+    mk = Maker("JS-NJ-0002")
+    eng = run([mk.ticket("issued", "W001", at("09:00")), mk.ticket("called", "W000", at("09:00", seconds=1)),
+               mk.tx("W000", at("09:00", seconds=1), at("09:00", seconds=2))])
+    assert eng.tick(None, _ms(at("09:09", seconds=59))).alerts == []
+    opened = eng.tick(None, _ms(at("09:10"))).alerts
+    assert [(a.action.value, a.triggers) for a in opened] == [("opened", ["longest_wait>=10min"])]
+    assert eng.books["JS-NJ-0002"].snapshot()["queue"]["longest_wait_s"] == 600.0
+
+
+def test_tick_ignores_halls_that_are_not_live():
+    """Replaying last week: wall-clock ticks are far ahead of the hall's clock and change nothing."""
+    mk = Maker("JS-NJ-0002")
+    eng = run([mk.ticket("issued", f"Q{i:03d}", at("11:00", seconds=i)) for i in range(16)])
+    before = [s.to_dict() for s in eng.open_alerts("JS-NJ-0002")]
+    out = eng.tick(None, _ms(at("11:31")))
+    assert out.alerts == [] and out.writes == []
+    assert [s.to_dict() for s in eng.open_alerts("JS-NJ-0002")] == before
+    assert eng.books["JS-NJ-0002"].live_ms == 0
+
+
+def test_tick_only_touches_halls_of_its_partition():
+    mk = Maker("JS-NJ-0002")
+    eng = engine()
+    for kind, raw in [mk.ticket("issued", "P001", at("09:00"))]:
+        eng.process(kind, raw, partition=1)
+    assert eng.tick(0, _ms(at("09:11"))).alerts == []
+    assert [a.action.value for a in eng.tick(1, _ms(at("09:11"))).alerts] == ["opened"]
