@@ -31,7 +31,7 @@ from sinks.store import Store, open_store, worker_file
 from sinks.writer import MetricsWriter, build_batch
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
-from streams.engine import ALERTS, CLOCKS, SURVEYS, VISITS, Engine
+from streams.engine import ALERTS, SURVEYS, VISITS, Engine
 
 log = get_logger("hallpulse.worker")
 
@@ -97,12 +97,11 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         VISITS: app.Table("visits", partitions=t.partitions, key_type=str),
         SURVEYS: app.Table("surveys", partitions=t.partitions, key_type=str),
         ALERTS: app.Table("alert_states", partitions=t.partitions, key_type=str),
-        CLOCKS: app.Table("clocks", partitions=t.partitions, key_type=str),
     }
     dead_counts = app.Table("deadletter_counts", default=int, partitions=t.partitions, key_type=str)
 
     def restore() -> None:
-        engine.restore(tables[VISITS].items(), tables[SURVEYS].items(), tables[ALERTS].items(), tables[CLOCKS].items())
+        engine.restore(tables[VISITS].items(), tables[SURVEYS].items(), tables[ALERTS].items())
         state.stale = False
         log.info("worker.restored", halls=len(engine.books), visits=sum(len(b.visits) for b in engine.books.values()),
                  open_alerts=len(engine.alert_states))

@@ -2,8 +2,8 @@
 
 The Faust agents are thin: they hand every message to :meth:`Engine.process` and apply the
 :class:`Outcome` (table writes, alert events, a dead letter). Tests drive the same engine
-directly. Persistent state is the Faust tables (visit steps, surveys, alert states,
-clocks); the :class:`HallBook` indices are derived from them and rebuilt by
+directly. Persistent state is the Faust tables (visit steps, surveys, alert states); the
+:class:`HallBook` indices and clocks are derived from them and rebuilt by
 :meth:`Engine.restore` after a restart or a rebalance.
 """
 
@@ -28,7 +28,7 @@ from streams.windows import MINUTE_MS, SHANGHAI, minute_of
 
 MODELS = {"tickets": TicketEvent, "transactions": TransactionEvent, "surveys": SurveyEvent}
 # Faust table names (also the keys of Outcome.writes)
-VISITS, SURVEYS, ALERTS, CLOCKS = "visits", "surveys", "alert_states", "clocks"
+VISITS, SURVEYS, ALERTS = "visits", "surveys", "alert_states"
 PURGE_EVERY_MS = 10 * MINUTE_MS
 # A tick moves a hall's alert clock only when the hall is live: its events are this recent.
 LIVE_WINDOW_MS = 30 * MINUTE_MS
@@ -130,14 +130,11 @@ class Engine:
         return self.pending.setdefault(hall_id, Pending())
 
     def restore(self, visits: Iterable[tuple[str, dict]], surveys: Iterable[tuple[str, dict]],
-                alert_states: Iterable[tuple[str, dict]], clocks: Iterable[tuple[str, dict]]) -> None:
+                alert_states: Iterable[tuple[str, dict]]) -> None:
         """Rebuild the books from the tables, and mark everything for rewriting: the sink's
         writes are idempotent, and whatever was not flushed before a crash is then written."""
         self.books.clear()
         self.alert_states.clear()
-        for hall_id, c in clocks:
-            if hall_id in self.catalogue:
-                self.book(hall_id).clocks.update(c)
         for vid, rec in visits:
             if rec["h"] in self.catalogue:
                 b = self.book(rec["h"])
@@ -153,6 +150,13 @@ class Engine:
                 p.minutes.add(minute_of(rec["t"]))
         for key, st in alert_states:
             self.alert_states[key] = AlertState.from_dict(st)
+        for book in self.books.values():
+            # a topic's clock is the latest event time accepted from it: derived, not stored
+            for v in book.visits.values():
+                for st in v.steps:
+                    book.advance("transactions" if st["k"] == "tx" else "tickets", st["t"])
+            for sv in book.surveys.values():
+                book.advance("surveys", sv["t"])
 
     # ---- one message ------------------------------------------------------------------
     def process(self, kind: str, raw: bytes, *, topic: str = "", partition: int | None = None,
@@ -194,8 +198,6 @@ class Engine:
         else:
             self._visit_step(book, kind, event, out)
         self.counts["processed"] += 1
-        if book.clock(kind) != clock:
-            out.writes.append((CLOCKS, hall_id, dict(book.clocks)))
         self._maybe_purge(book, out)
         return out
 
