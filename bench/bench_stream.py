@@ -104,8 +104,8 @@ def bench_e2e(halls: int, minutes: float, seed: int, rate: float) -> None:
             next_sample = t0
             for i, m in enumerate(msgs):
                 due = t0 + i / rate
-                while time.perf_counter() < due:
-                    time.sleep(min(0.001, due - time.perf_counter()) if due > time.perf_counter() else 0)
+                while (left := due - time.perf_counter()) > 0:
+                    time.sleep(min(0.001, left))
                 producer.send(getattr(ws.topics, m.topic_kind), key=m.key.encode(), value=m.value)
                 sent_at.append(time.perf_counter())
                 if sent_at[-1] >= next_sample:
