@@ -175,6 +175,7 @@ def up(settings: Settings, wait: float = 90.0) -> str:
         return k.servers
     if port_open(k.local_host, k.local_port) and not _pid(paths):
         raise KafkaSetupError(f"port {k.local_port} is taken by another process; set [kafka].local_port or KAFKA_BOOTSTRAP")
+    _require("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless) or set KAFKA_BOOTSTRAP")
     fetch_jars(paths)
     write_properties(settings, paths)
     format_storage(paths)
