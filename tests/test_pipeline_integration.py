@@ -130,7 +130,7 @@ def _run(worker: WorkerProcess) -> None:
     n = producer.send(scenario())
     # a new visit after the crash: its issue time and call must land on top of the restored state
     mk = Maker("JS-NJ-0002")
-    producer.send([mk.ticket("issued", "R001", at("10:25")), mk.ticket("called", "R001", at("10:29"))])
+    producer.send([mk.ticket("issued", "R001", at("10:15")), mk.ticket("called", "R001", at("10:19"))])
 
     def caught_up():
         hall = worker.get("/api/halls/JS-NJ-0002/now")
@@ -142,6 +142,14 @@ def _run(worker: WorkerProcess) -> None:
     worker.wait_flushed()
     issued, served, abandoned, called, within, wait_sum, *_ = totals(worker)
     assert (issued, served, abandoned, called, within, wait_sum) == (13, 5, 2, 11, 8, 4800.0 + 240.0)
+    # R001 arrived after the restart with its issue at 10:15, 8 minutes behind the hall's
+    # restored clock (10:23, the last call): late but within the 10-minute grace, it lands in
+    # its own minute, and its call in 10:19
+    late = store.query("SELECT toString(toTimeZone(minute, 'Asia/Shanghai')), issued, called, wait_sum_s "
+                       "FROM minute_metrics FINAL WHERE hall_id = 'JS-NJ-0002' AND category = 'all' "
+                       "AND minute IN ({a:DateTime}, {b:DateTime}) ORDER BY minute",
+                       {"a": at("10:15"), "b": at("10:19")}).rows
+    assert late == [("2026-11-23 10:15:00", 1, 0, 0.0), ("2026-11-23 10:19:00", 0, 1, 240.0)]
     producer.close()
 
 
