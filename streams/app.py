@@ -129,7 +129,12 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
             msg = event.message
             kind = kind_of[msg.topic]
             if kind == "ticks":
-                out = engine.tick(msg.partition, int(json.loads(event.value)["t"]))
+                try:
+                    t_ms = int(json.loads(event.value)["t"])
+                except (ValueError, KeyError, TypeError):  # not one of ours: nothing to do
+                    log.warning("ticks.ignored", value=repr(event.value)[:80])
+                    continue
+                out = engine.tick(msg.partition, t_ms)
             else:
                 key = event.key.decode(errors="replace") if isinstance(event.key, bytes) else event.key
                 out = engine.process(kind, event.value, topic=msg.topic, partition=msg.partition,
