@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 
+from sinks.sql import load_sql
 from sinks.store import Store
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -61,3 +62,19 @@ def apply_migrations(store: Store, ttl_months: int) -> list[int]:
                      ["version", "name", "applied_at"])
         applied.append(m.version)
     return applied
+
+
+def apply_ttl(store: Store, ttl_months: int) -> list[str]:
+    """Bring every table's TTL to ``ttl_months``; return the tables changed. Only tables
+    whose TTL differs are altered: a TTL change rewrites the table's parts."""
+    current = dict(store.query(load_sql("ttl_current")).rows)
+    changed = []
+    for stmt in load_sql("ttl").replace("{ttl_months}", str(int(ttl_months))).split(";"):
+        stmt = stmt.strip()
+        if not stmt:
+            continue
+        table = stmt.split()[2]
+        if current.get(table) != ttl_months:
+            store.command(stmt)
+            changed.append(table)
+    return changed

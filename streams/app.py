@@ -26,7 +26,7 @@ from hallpulse.catalogue import Catalogue, load_catalogue
 from hallpulse.config import Settings
 from hallpulse.logs import get_logger
 from sinks.catalogue_mirror import mirror_catalogue
-from sinks.migrate import apply_migrations
+from sinks.migrate import apply_migrations, apply_ttl
 from sinks.store import Store, open_store, worker_file
 from sinks.writer import MetricsWriter, build_batch
 from streams import faust_fixes
@@ -224,10 +224,11 @@ def open_worker_store(state: WorkerState) -> None:
     s = state.settings
     store = open_store(s, hold=True)
     applied = apply_migrations(store, s.store.ttl_months)
+    ttl_changed = apply_ttl(store, s.store.ttl_months)
     mirror_catalogue(store, state.catalogue)
     state.store = store
     state.writer = MetricsWriter(store, s.worker.flush_batch_rows)
-    log.info("store.ready", embedded=s.store.embedded, migrations_applied=applied,
+    log.info("store.ready", embedded=s.store.embedded, migrations_applied=applied, ttl_changed=ttl_changed,
              where=str(s.chdb_path) if s.store.embedded else s.store.url)
 
 
