@@ -116,18 +116,21 @@ def format_storage(paths: BrokerPaths) -> None:
     if (paths.data / "meta.properties").exists():
         return
     paths.data.mkdir(parents=True, exist_ok=True)
-    cluster_id = _cluster_id(paths)
-    proc = subprocess.run(_java_cmd(paths, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+    proc = subprocess.run(_java_cmd(paths, "kafka.tools.StorageTool", "format", "-t", cluster_id(),
                                     "-c", str(paths.properties)), capture_output=True, text=True)
     if proc.returncode != 0:
         raise KafkaSetupError(f"formatting the broker storage failed:\n{proc.stdout}{proc.stderr}")
 
 
-def _cluster_id(paths: BrokerPaths) -> str:
-    """A base64url UUID, as Kafka's ``random-uuid`` gives (no JVM start needed)."""
+def cluster_id() -> str:
+    """A base64url UUID, as Kafka's ``random-uuid`` gives (no JVM start needed). One that
+    starts with '-' would be read as an option by the storage tool: draw again."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _pid(paths: BrokerPaths) -> int | None:

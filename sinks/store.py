@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -205,22 +206,28 @@ def worker_file(settings: Settings) -> Path:
     return settings.path(settings.var_dir) / "worker.json"
 
 
-def running_worker_url(settings: Settings) -> str | None:
-    """The web address of a live worker that holds the embedded store, if any."""
+def running_worker_url(settings: Settings, wait: float = 60.0) -> str | None:
+    """The web address of a live worker that holds the embedded store, if any. A worker
+    announces itself as soon as it holds the store; while its web server is still coming
+    up (recovery can take a while), wait for it rather than fail on the store's lock."""
     wf = worker_file(settings)
-    try:
-        info = json.loads(wf.read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    url = info["url"]
-    try:
-        with urllib.request.urlopen(f"{url}/internal/ping", timeout=5) as resp:
-            if resp.status == 200:
-                return url
-    except (OSError, urllib.error.URLError):
-        return None
-    return None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            info = json.loads(wf.read_text())
+            os.kill(int(info["pid"]), 0)
+        except (OSError, ValueError, KeyError):
+            return None
+        url = info["url"]
+        try:
+            with urllib.request.urlopen(f"{url}/internal/ping", timeout=5) as resp:
+                if resp.status == 200:
+                    return url
+        except (OSError, urllib.error.URLError):
+            pass
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.5)
 
 
 def _lock_embedded(path: Path) -> int:

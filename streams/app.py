@@ -148,7 +148,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                 await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode())
             if out.dead_letter is not None:
                 dl = out.dead_letter
-                dead_counts[dl.reason_code] += 1
+                # one key per partition: a table key must only be written from one partition,
+                # or recovery keeps whichever partition's record it reads last
+                dead_counts[f"{dl.reason_code}|{msg.partition}"] += 1
                 await dead_topic.send(key=(dl.key or "").encode(), value=dl.to_json())
                 log.warning("event.dead_letter", reason_code=dl.reason_code, reason=dl.reason, topic=dl.topic,
                             partition=dl.partition, offset=dl.offset)
@@ -203,12 +205,6 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         except Exception as e:  # a missed tick only delays an alert's closing
             log.warning("ticks.send_failed", error=str(e))
 
-    @app.task(on_leader=False)
-    async def announce() -> None:
-        """Tell other commands where to send their SQL while we hold the embedded store."""
-        info = {"pid": os.getpid(), "url": f"http://{_loopback(w.web_host)}:{w.web_port}"}
-        worker_file(settings).write_text(json.dumps(info))
-
     from streams.web import register_views
 
     register_views(app, state, dead_counts)
@@ -228,6 +224,9 @@ def open_worker_store(state: WorkerState) -> None:
     mirror_catalogue(store, state.catalogue)
     state.store = store
     state.writer = MetricsWriter(store, s.worker.flush_batch_rows)
+    # tell other commands where to send their SQL while this process holds the store
+    info = {"pid": os.getpid(), "url": f"http://{_loopback(s.worker.web_host)}:{s.worker.web_port}"}
+    worker_file(s).write_text(json.dumps(info))
     log.info("store.ready", embedded=s.store.embedded, migrations_applied=applied, ttl_changed=ttl_changed,
              where=str(s.chdb_path) if s.store.embedded else s.store.url)
 

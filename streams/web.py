@@ -74,6 +74,15 @@ def halls_overview(ws) -> list[dict]:
     return rows
 
 
+def deadletters_by_reason(items) -> dict[str, int]:
+    """Sum the per-partition counts (keys ``reason|partition``)."""
+    out: dict[str, int] = {}
+    for key, n in items:
+        reason = key.rsplit("|", 1)[0]
+        out[reason] = out.get(reason, 0) + n
+    return dict(sorted(out.items()))
+
+
 def register_views(app: faust.App, ws, dead_counts) -> None:
     @app.page("/api/halls")
     class Halls(View):
@@ -94,7 +103,7 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
         async def get(self, request: Request) -> Response:
             return self.json({
                 "engine": ws.engine.counts,
-                "deadletters_by_reason": dict(dead_counts.items()),
+                "deadletters_by_reason": deadletters_by_reason(dead_counts.items()),
                 "sink": {"flushes": ws.flushes, "rows_written": ws.rows_written, "errors": ws.flush_errors,
                          "last_flush_s": round(ws.last_flush_s, 4), "flushing": ws.flushing,
                          "pending_halls": len(ws.engine.pending), "pending_alerts": len(ws.engine.pending_alerts)},

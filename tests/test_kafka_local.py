@@ -33,3 +33,9 @@ def test_broker_properties_pin_partitions_and_forbid_auto_create(tmp_path):
     assert props["listeners"] == "PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093"
     assert props["process.roles"] == "broker,controller"
     assert set(settings.topics.all().values()) == {6} and "hall.ticks" in settings.topics.all()
+
+
+def test_cluster_id_is_never_read_as_an_option():
+    ids = {kafka_local.cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000 and not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 22 for i in ids)
