@@ -259,7 +259,14 @@ def open_store(settings: Settings, *, hold: bool = False) -> Store:
         if url:
             return WorkerProxyStore(url)
     path = settings.chdb_path
-    fd = _lock_embedded(path)
+    try:
+        fd = _lock_embedded(path)
+    except StoreBusy:
+        # a worker that is starting holds the store before it announces itself
+        url = None if hold else _wait_for_announcement(settings)
+        if url:
+            return WorkerProxyStore(url)
+        raise
     try:
         client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
         client.command(f"CREATE DATABASE IF NOT EXISTS {_ident(db)}")
@@ -268,6 +275,15 @@ def open_store(settings: Settings, *, hold: bool = False) -> Store:
     except Exception:
         os.close(fd)
         raise
+
+
+def _wait_for_announcement(settings: Settings, wait: float = 30.0) -> str | None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if worker_file(settings).exists():
+            return running_worker_url(settings)
+        time.sleep(0.3)
+    return None
 
 
 def _ident(name: str) -> str:
