@@ -138,10 +138,10 @@ class Engine:
         for vid, rec in visits:
             if rec["h"] in self.catalogue:
                 b = self.book(rec["h"])
-                old, new = b.set_visit(vid, list(rec["s"]))
+                _, new = b.set_visit(vid, list(rec["s"]))
                 p = self._pending(rec["h"])
                 p.visits.add(vid)
-                p.minutes |= b.minutes_touched(None, new, minute_of(min(s["t"] for s in new.steps)))
+                p.minutes |= b.minutes_spanned(new)
         for sid, rec in surveys:
             if rec["h"] in self.catalogue:
                 self.book(rec["h"]).add_survey(rec)

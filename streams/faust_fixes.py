@@ -28,7 +28,3 @@ async def _highwaters(self, partitions: List) -> Mapping:
 
 def apply() -> None:
     _Thread._highwaters = _highwaters
-
-
-def applied() -> bool:
-    return _Thread._highwaters is _highwaters

@@ -147,15 +147,13 @@ class HallBook:
         return visits, surveys
 
     # ---- minutes a change touches -------------------------------------------------
-    def minutes_touched(self, old: Visit | None, new: Visit, upto_ms: int) -> set[int]:
-        """Minutes whose aggregate may differ after a visit changed: its own event minutes
-        and, for the gauges, every minute from its earliest change up to the clock."""
-        times = {s["t"] for s in new.steps} | ({s["t"] for s in old.steps} if old else set())
-        times |= {seg.from_ms for seg in new.segments}
-        if not times:
+    @staticmethod
+    def minutes_spanned(v: Visit) -> set[int]:
+        """Every minute from a visit's first event to its last: the minutes whose counts or
+        gauges (it may have been waiting through them) it takes part in."""
+        if not v.steps:
             return set()
-        first = minute_of(min(times))
-        last = minute_of(max(upto_ms, max(times)))
+        first, last = minute_of(v.steps[0]["t"]), minute_of(v.steps[-1]["t"])
         return set(range(first, last + MINUTE_MS, MINUTE_MS))
 
     # ---- gauges -----------------------------------------------------------------

@@ -63,10 +63,5 @@ def wait_stats(values: Iterable[float]) -> WaitStats:
     return WaitStats(len(vals), sum(vals) / len(vals), percentile(vals, 0.5), percentile(vals, 0.9), vals[-1])
 
 
-def in_window(t_ms: int, now_ms: int, span_ms: int) -> bool:
-    """Rolling window ``(now - span, now]``."""
-    return now_ms - span_ms < t_ms <= now_ms
-
-
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
