@@ -187,23 +187,25 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     @app.timer(interval=w.tick_seconds, on_leader=True)
     async def send_ticks() -> None:
         """One tick per partition with the wall-clock time: read back by the agent like any
-        input, so time passing is in the log and processing stays replayable."""
+        input, so time passing is in the log and processing stays replayable. A plain
+        (non-transactional) asyncio producer: ticks are input, not output of a transaction."""
         nonlocal tick_producer
-        if tick_producer is None:
-            from kafka import KafkaProducer
-
-            tick_producer = KafkaProducer(bootstrap_servers=servers, acks=1)
-        value = json.dumps({"t": int(time.time() * 1000)}).encode()
-
-        def send() -> None:
-            for p in range(t.partitions):
-                tick_producer.send(t.ticks, partition=p, value=value)
-            tick_producer.flush(timeout=10)
-
         try:
-            await asyncio.get_running_loop().run_in_executor(None, send)
+            if tick_producer is None:
+                from aiokafka import AIOKafkaProducer
+
+                tick_producer = AIOKafkaProducer(bootstrap_servers=servers, acks=1)
+                await tick_producer.start()
+            value = json.dumps({"t": int(time.time() * 1000)}).encode()
+            for p in range(t.partitions):
+                await tick_producer.send(t.ticks, value=value, partition=p)
         except Exception as e:  # a missed tick only delays an alert's closing
             log.warning("ticks.send_failed", error=str(e))
+
+    @app.on_before_shutdown.connect
+    async def _stop_tick_producer(sender, **kwargs) -> None:
+        if tick_producer is not None:
+            await tick_producer.stop()
 
     from streams.web import register_views
 

@@ -1,0 +1,92 @@
+"""A real worker in real time: its lobby page in headless Chromium, and its ticks.
+
+tests/test_lobby_page.py checks the page in detail against fixture JSON; here the worker
+serves the page and its assets and the page shows what the worker's API says. The tick
+test feeds events timestamped now and shows that time passing alone closes an alert.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import chromium_driver  # noqa: F401  (pytest fixture)
+from tests.pipeline import Producer, WorkerProcess, worker_env
+from tests.test_lobby_page import css, css_all, text, wait_for
+from tests.test_pipeline_integration import alert_scenario
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+@pytest.fixture
+def live_worker(kafka_bootstrap, tmp_path):
+    var = tmp_path / "var"
+    w = WorkerProcess(worker_env(kafka_bootstrap, var), var, tmp_path / "worker.log").start()
+    yield w
+    w.stop()
+
+
+def test_lobby_page_from_the_real_worker(chromium_driver, live_worker):  # noqa: F811
+    events = alert_scenario()[:35]  # 30 issued, 5 called: 25 waiting, critical alert open
+    producer = Producer(live_worker.settings)
+    producer.send(events)
+    producer.close()
+    live_worker.wait_processed(len(events))
+    api = live_worker.get("/api/halls/JS-NJ-0004/now")
+    assert api["queue"]["waiting"] == 25 and [a["level"] for a in api["alerts"]] == ["critical"]
+
+    d = chromium_driver
+    d.get(f"{live_worker.url}/lobby/?hall=JS-NJ-0004")
+    wait_for(d, lambda drv: css_all(drv, "article.alert"), message="the page never showed the alert")
+    assert text(d, "#hall-name") == api["name"]
+    assert text(d, '[data-field="total-waiting"] .tile__value') == "25"
+    alert = css(d, "article.alert")
+    assert alert.get_attribute("data-level") == "critical"
+    assert alert.find_element("css selector", ".alert__action-text").text.strip() == api["alerts"][0]["suggested_action"]
+    assert css(d, 'article.cat[data-category="consult"]').get_attribute("data-state") == "critical"
+
+    d.get(f"{live_worker.url}/lobby/?lang=en")  # the picker: every catalogue hall, worst first
+    wait_for(d, lambda drv: len(css_all(drv, "#picker li")) == 36, message="the picker never listed the halls")
+    rows = css_all(d, "#picker li")
+    assert rows[0].get_attribute("data-hall-id") == "JS-NJ-0004"
+    assert rows[0].get_attribute("data-level") == "critical"
+
+
+def test_ticks_close_an_alert_in_a_silent_hall(kafka_bootstrap, tmp_path):
+    """Live events (timestamped now): a queue builds and drains, then the hall falls
+    silent. No further event arrives, yet the worker's ticks close the alert."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from tests.events import Maker
+    from tests.pipeline import read_topic
+    from tests.pipeline import wait_for as wait
+
+    var = tmp_path / "var"
+    worker = WorkerProcess(worker_env(kafka_bootstrap, var, HALLPULSE__WORKER__TICK_SECONDS="1"), var,
+                           tmp_path / "worker.log").start()
+    try:
+        now = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0)
+        start = now - timedelta(minutes=5)
+        mk = Maker("JS-NJ-0002")
+        events = [mk.ticket("issued", f"L{i:03d}", start + timedelta(seconds=i)) for i in range(16)]
+        events += [mk.ticket("called", f"L{i:03d}", start + timedelta(minutes=1, seconds=i), counter_id=f"C{i % 6:02d}")
+                   for i in range(16)]
+        producer = Producer(worker.settings)
+        producer.send(events)
+        producer.close()
+        settings = worker.settings
+
+        def actions():
+            return [json.loads(v)["action"] for v in read_topic(settings, settings.topics.alerts, timeout_ms=1000)]
+        got = wait(lambda: actions() if "closed" in actions() else None, 60, "the tick to close the alert")
+        assert got == ["opened", "closed"]
+        assert live_worker_open_alerts(worker) == []
+    except BaseException:
+        print(worker.log_tail())
+        raise
+    finally:
+        worker.stop()
+
+
+def live_worker_open_alerts(worker: WorkerProcess) -> list:
+    return worker.get("/api/halls/JS-NJ-0002/now")["alerts"]
