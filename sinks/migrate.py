@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 
-from sinks.sql import load_sql
+from sinks.sql import load_sql, strip_comments
 from sinks.store import Store
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -25,8 +25,7 @@ class Migration:
     sql: str
 
     def statements(self, ttl_months: int) -> list[str]:
-        text = "\n".join(line for line in self.sql.splitlines() if not line.strip().startswith("--"))
-        text = text.replace("{ttl_months}", str(int(ttl_months)))
+        text = strip_comments(self.sql).replace("{ttl_months}", str(int(ttl_months)))
         return [s.strip() for s in re.split(r";\s*$", text, flags=re.M) if s.strip()]
 
 

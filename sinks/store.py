@@ -32,6 +32,7 @@ from typing import Any, Protocol, Sequence
 import clickhouse_connect
 
 from hallpulse.config import Settings
+from sinks.sql import strip_comments
 
 READONLY = {"readonly": 1}
 _READ_STATEMENT = re.compile(r"^\s*(\(|select|with|show|describe|desc|explain|exists)\b", re.I)
@@ -60,11 +61,6 @@ class Store(Protocol):
     def command(self, sql: str, parameters: dict | None = None) -> None: ...
     def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None: ...
     def close(self) -> None: ...
-
-
-def strip_comments(sql: str) -> str:
-    """Drop ``--`` comment lines (the headers of our .sql files)."""
-    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
 
 
 def ensure_read_only(sql: str) -> None:

@@ -16,7 +16,8 @@ import click
 from hallpulse.console import console
 from rich.table import Table
 
-from sinks.store import StoreError, open_store, strip_comments
+from sinks.sql import strip_comments
+from sinks.store import StoreError, open_store
 
 _PARAM_TYPE = re.compile(r"\{(\w+):([^}]+)\}")
 
