@@ -23,7 +23,7 @@ from schemas.privacy import mask_text
 from streams.alerts import (AlertRules, AlertState, ComplaintFigures, QueueFigures, evaluate_complaints,
                             evaluate_queue)
 from streams.hallbook import CATEGORIES, HallBook
-from streams.visits import add_step, from_ms, step_from_ticket, step_from_transaction, to_ms
+from streams.visits import from_ms, step_from_ticket, step_from_transaction, to_ms
 from streams.windows import MINUTE_MS, SHANGHAI, minute_of
 
 MODELS = {"tickets": TicketEvent, "transactions": TransactionEvent, "surveys": SurveyEvent}
@@ -138,10 +138,10 @@ class Engine:
         for vid, rec in visits:
             if rec["h"] in self.catalogue:
                 b = self.book(rec["h"])
-                _, new = b.set_visit(vid, list(rec["s"]))
+                visit = b.set_visit(vid, list(rec["s"]))
                 p = self._pending(rec["h"])
                 p.visits.add(vid)
-                p.minutes |= b.minutes_spanned(new)
+                p.minutes |= b.minutes_spanned(visit)
         for sid, rec in surveys:
             if rec["h"] in self.catalogue:
                 self.book(rec["h"]).add_survey(rec)
@@ -212,10 +212,9 @@ class Engine:
     def _visit_step(self, book: HallBook, kind: str, event, out: Outcome) -> None:
         step = step_from_ticket(event) if kind == "tickets" else step_from_transaction(event)
         existing = book.visits.get(event.visit_id)
-        steps = list(existing.steps) if existing else []
-        add_step(steps, step)
+        steps = [*existing.steps, step] if existing else [step]  # a repeat was dropped by _seen
         book.advance(kind, step["t"])
-        old, new = book.set_visit(event.visit_id, steps)
+        book.set_visit(event.visit_id, steps)
         out.writes.append((VISITS, event.visit_id, {"h": book.hall_id, "s": steps}))
         p = self._pending(book.hall_id)
         p.visits.add(event.visit_id)

@@ -88,9 +88,8 @@ class HallBook:
             self.clocks[kind] = ms
 
     # ---- applying state ---------------------------------------------------------
-    def set_visit(self, visit_id: str, steps: list[dict]) -> tuple[Visit | None, Visit]:
-        """Replace a visit's steps; re-derive it and its index entries. Returns (old, new)."""
-        old = self.visits.get(visit_id)
+    def set_visit(self, visit_id: str, steps: list[dict]) -> Visit:
+        """Replace a visit's steps; re-derive it and its index entries."""
         self._drop_entries(visit_id)
         v = derive(visit_id, self.hall_id, steps)
         self.visits[visit_id] = v
@@ -118,7 +117,7 @@ class HallBook:
             self.waiting[visit_id] = (seg.category, seg.from_ms, v.ticket_no)
         else:
             self.waiting.pop(visit_id, None)
-        return old, v
+        return v
 
     def _drop_entries(self, key: str) -> None:
         for lst, item in self._entries.pop(key, []):

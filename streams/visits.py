@@ -51,14 +51,6 @@ def step_from_transaction(e: TransactionEvent) -> dict:
             "bc": e.business_code, "out": e.outcome.value, "fcr": e.resolved_first_contact}
 
 
-def add_step(steps: list[dict], step: dict) -> bool:
-    """Add a step unless its event id is already there; True if added."""
-    if any(s["id"] == step["id"] for s in steps):
-        return False
-    steps.append(step)
-    return True
-
-
 @dataclass
 class Segment:
     """One wait: from issue (or transfer) to the next first call, in one category's queue."""
