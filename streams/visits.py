@@ -2,11 +2,11 @@
 
 A visit's state is a pure function of the *set* of its events: they are sorted by event
 time (ties by a fixed order of kinds, then event id) and folded. So events that arrive out
-of order, or across topics, give the same state as in-order ones, and a repeated
-``event_id`` changes nothing.
+of order, or across topics, give the same state as in-order ones. (A repeated
+``event_id`` never reaches a visit: the engine drops it first.)
 
-Events are kept in a compact, JSON-friendly form (:class:`Step`) because the list of a
-visit's steps is what the worker stores in its Faust table.
+Events are kept as compact, JSON-friendly dicts ("steps") because the list of a visit's
+steps is what the worker stores in its Faust table.
 """
 
 from __future__ import annotations
