@@ -130,11 +130,17 @@ class TicketEvent(_Event):
     staff_id: NonEmpty | None = None
     to_category: Category | None = None
     occurred_at: EventTime
-    customer_ref: str | None = Field(default=None, max_length=128)
+    customer_ref: str | None = Field(
+        default=None, max_length=128,
+        description="a hash (e.g. SHA-256 hex) or a masked number like 138****1234; a clear phone or ID number "
+                    "(one not inside a longer token of ASCII letters and digits) is invalid",
+    )
 
     @field_validator("customer_ref")
     @classmethod
     def _no_clear_number(cls, v: str | None) -> str | None:
+        # schemas.privacy decides what a clear number is: one standing on its own, so a hex
+        # hash whose digits happen to read 13812345678 is fine, +8613812345678 is not.
         if v is not None and not is_safe_customer_ref(v):
             raise ValueError("customer_ref holds a clear phone or ID number; send a hash or a masked number like 138****1234")
         return v
@@ -191,7 +197,8 @@ class Complaint(BaseModel):
 
     category: ComplaintCategory
     severity: Severity = Severity.normal
-    text: str = Field(default="", max_length=4000)
+    text: str = Field(default="", max_length=4000,
+                      description="free text; phone and ID numbers in it are masked before storage, never rejected")
 
 
 class SurveyEvent(_Event):
@@ -205,7 +212,10 @@ class SurveyEvent(_Event):
     score: int
     dimensions: dict[str, int] | None = None
     complaint: Complaint | None = None
-    comment: str | None = Field(default=None, max_length=4000)
+    comment: str | None = Field(
+        default=None, max_length=4000,
+        description="free text; phone and ID numbers in it are masked before storage, never rejected",
+    )
 
     @model_validator(mode="after")
     def _score_range(self) -> "SurveyEvent":
@@ -225,6 +235,7 @@ class SurveyEvent(_Event):
 class AlertRule(StrEnum):
     queue = "queue"
     complaint_spike = "complaint_spike"
+    feed = "feed"  # the hall sent no event for a while in its opening hours (数据中断)
 
 
 class AlertLevel(StrEnum):
