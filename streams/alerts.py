@@ -1,11 +1,12 @@
 """Queue early warning (排队预警, domain.md §4): the rules and the alert state machine.
 
 Pure functions on purpose: the Faust agent keeps one ``AlertState`` per hall × category
-(queue rule) and one per hall (complaint spike) in a table, computes the figures at event
-time ``at`` and calls ``evaluate_queue`` / ``evaluate_complaints``. Nothing here reads a
-clock or does I/O except ``load_alert_rules``, so replaying a stream gives the same alerts.
+(queue rule) and one per hall (complaint spike, feed) in a table, computes the figures at
+event time ``at`` and calls ``evaluate_queue`` / ``evaluate_complaints`` / ``evaluate_feed``.
+Nothing here reads a clock or does I/O except ``load_alert_rules``, so replaying a stream
+gives the same alerts.
 
-State machine (per alert)::
+State machine (per alert, queue and complaint-spike rules)::
 
     (none) --level reached--> open(warning|critical) --critical--> open(critical)
     open --every warning-level value < share × threshold for close_after--> (none), "closed"
@@ -13,6 +14,10 @@ State machine (per alert)::
 Only three things emit an event: opening, escalating warning → critical, closing. An
 alert never de-escalates; between ``share`` and 100 % of a threshold it stays open and
 the close timer does not run.
+
+The feed rule (数据中断, domain.md §3) is simpler: a hall that sent no event for
+``silent_after_min`` of its opening hours opens a warning (category ``all``); the hall's
+next event closes it at once, without the close timer.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -46,6 +52,11 @@ class AlertThresholds(BaseModel):
     critical_longest_wait_min: float = Field(default=20, gt=0)
     complaint_spike_count: int = Field(default=3, ge=1)
     complaint_spike_window_min: float = Field(default=60, gt=0)
+    # Not a rule of domain.md §4: when set, an escalated complaint inside a spike makes the
+    # complaint-spike alert critical. Off by default, so the spike stays a warning.
+    complaint_spike_critical_on_escalated: bool = False
+    # Feed rule (数据中断, domain.md §3): no event for this many minutes of opening hours.
+    silent_after_min: float = Field(default=15, gt=0)
     close_below_share: float = Field(default=0.8, gt=0, le=1)
     close_after_min: float = Field(default=2, ge=0)
 
@@ -228,6 +239,10 @@ ADVICE_PREHANDLE = ("大堂经理在预处理专席预先办理", "pre-handle pa
 ADVICE_CALL_BACK = ("值班经理立即回访投诉客户并排查原因", "duty manager calls back complaining customers and checks the cause")
 ADVICE_QUEUE_CLEARED = ("排队已回落，恢复常规窗口安排", "queue is back to normal; return to the usual counter plan")
 ADVICE_COMPLAINTS_CLEARED = ("投诉已回落，继续跟进回访结果", "complaints are back to normal; follow up the call-backs")
+ADVICE_CHECK_FEED = ("检查取号机与网络连接，确认排队数据上报正常",
+                     "Check the queue machine and network link; make sure queue data is being sent")
+ADVICE_FEED_RESTORED = ("数据已恢复上报，核对中断期间的排队情况",
+                        "Data is being sent again; check the queue during the outage")
 
 # Categories simple enough for a self-service kiosk (缴费, 咨询).
 SELF_SERVICE_CATEGORIES = frozenset({Category.payment.value, Category.consult.value})
@@ -340,9 +355,9 @@ def _assess_complaints(f: ComplaintFigures, th: AlertThresholds) -> _Assessment:
     if f.complaints_in_window >= th.complaint_spike_count:
         triggers.append(f"complaints_{window}min>={th.complaint_spike_count}")
         level = AlertLevel.warning
-        # An escalated complaint (already gone above the hall) inside a spike makes it
-        # critical: the hall is about to be asked about it by the quality office.
-        if f.escalated_in_window >= 1:
+        # Only when configured (domain.md §4 has no such rule): an escalated complaint
+        # inside a spike makes it critical. The figure is reported either way.
+        if th.complaint_spike_critical_on_escalated and f.escalated_in_window >= 1:
             triggers.append("escalated_complaints>=1")
             level = AlertLevel.critical
     lim = _limit(th.close_below_share, th.complaint_spike_count)
@@ -518,11 +533,135 @@ def evaluate_complaints(
     )
 
 
+# ---------------------------------------------------------------------------------------
+# The feed rule (数据中断, domain.md §3)
+# ---------------------------------------------------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FEED_CLOSE_TRIGGER = "event_received"
+
+
+def _ms(t: datetime) -> int:
+    return round(t.timestamp() * 1000)
+
+
+def _minutes(d: timedelta) -> float:
+    return max(d.total_seconds(), 0.0) / 60
+
+
+def opening_minutes_between(start: datetime, end: datetime, *, opens: time, closes: time,
+                            tz: tzinfo = SHANGHAI) -> float:
+    """Minutes of a hall's opening hours (``opens``–``closes``, local times in ``tz``, every
+    day) that lie between ``start`` and ``end``; 0 when ``end`` is not after ``start``.
+    ``closes`` at or before ``opens`` means the hall closes on the next day.
+
+    The feed rule's clock: a hall is silent at ``at`` when
+    ``opening_minutes_between(last_event_at, at, …) >= th.silent_after_min``, so the night
+    does not count and a hall is not silent the moment it opens."""
+    for name, t in (("start", start), ("end", end)):
+        if t.tzinfo is None or t.utcoffset() is None:
+            raise ValueError(f"{name} must be timezone-aware")
+    if end <= start:
+        return 0.0
+    total = timedelta(0)
+    day: date = start.astimezone(tz).date() - timedelta(days=1)  # an overnight opening from the day before
+    last_day = end.astimezone(tz).date()
+    while day <= last_day:
+        o = datetime.combine(day, opens, tz)
+        c = datetime.combine(day if closes > opens else day + timedelta(days=1), closes, tz)
+        lo, hi = max(start, o), min(end, c)
+        if hi > lo:
+            total += hi - lo
+        day += timedelta(days=1)
+    return total.total_seconds() / 60
+
+
+def _feed_event(state: AlertState, action: AlertAction, at: datetime, triggers: list[str],
+                figures: dict[str, float], advice: tuple[str, str]) -> AlertEvent:
+    return _event(alert_id=state.alert_id, action=action, hall_id=state.hall_id, category="all",
+                  rule=AlertRule.feed, level=AlertLevel.warning, at=at, opened_at=state.opened_at,
+                  triggers=triggers, figures=figures, advice=advice)
+
+
+def evaluate_feed(
+    state: AlertState | None,
+    *,
+    silent: bool,
+    last_event_at: datetime,
+    th: AlertThresholds,
+    hall_id: str,
+    at: datetime,
+) -> tuple[AlertState | None, list[AlertEvent]]:
+    """Advance one hall's feed alert (数据中断, rule ``feed``, category ``all``) to ``at``.
+
+    ``silent`` is the caller's verdict that the hall has sent no event for
+    ``th.silent_after_min`` minutes of its opening hours (see
+    :func:`opening_minutes_between`); ``last_event_at`` is the time of the hall's latest
+    event on any topic. The alert opens (level ``warning``, never critical) when the hall is
+    silent, and closes with the hall's next event, i.e. as soon as ``last_event_at`` is later
+    than the last event before the silence: at once, with no close timer. It does not close
+    because opening hours end: only an event ends a silence. Call it on the hall's events
+    and on a timer (a silence is only noticed when an evaluation happens).
+
+    Figures: ``silent_min`` (the gap: from the last event before the silence to ``at``, or
+    to the event that ended it), ``last_event_age_min`` (age of the latest event at the
+    evaluation), ``silent_from_ms`` (that last event before the silence, epoch ms) and the
+    threshold ``silent_after_min``. Returns the new state and the events to publish: none,
+    one, or a close and a new opening when one evaluation sees both an event that ended a
+    silence and a new silence."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("evaluation time `at` must be timezone-aware (event time with an offset)")
+    if last_event_at.tzinfo is None or last_event_at.utcoffset() is None:
+        raise ValueError("last_event_at must be timezone-aware (event time with an offset)")
+    threshold = float(th.silent_after_min)
+    events: list[AlertEvent] = []
+
+    if state is not None:
+        if (state.rule, state.hall_id, state.category) != (AlertRule.feed, hall_id, "all"):
+            raise ValueError(
+                f"state of alert {state.alert_id} ({state.rule.value} at {state.hall_id}/{state.category}) "
+                f"passed for feed at {hall_id}/all"
+            )
+        now = max(at, state.last_at)  # the alert's clock never runs backwards
+        since_ms = int(state.last_figures["silent_from_ms"])
+        if _ms(last_event_at) <= since_ms:  # no event since the silence began: stay open
+            raw = {"silent_min": _minutes(now - datetime.fromtimestamp(since_ms / 1000, timezone.utc)),
+                   "last_event_age_min": _minutes(now - last_event_at), "silent_from_ms": float(since_ms)}
+            return replace(state, last_at=now, last_figures=raw), []
+        gap = {"silent_min": (_ms(last_event_at) - since_ms) / 60_000,
+               "last_event_age_min": _minutes(now - last_event_at), "silent_from_ms": float(since_ms),
+               "silent_after_min": threshold}
+        events.append(_feed_event(state, AlertAction.closed, now, [FEED_CLOSE_TRIGGER], gap, ADVICE_FEED_RESTORED))
+        at = now
+
+    if not silent:
+        return None, events
+    age = _minutes(at - last_event_at)
+    if age < threshold:
+        raise ValueError(f"silent, but the last event is {age:g} min before `at` < silent_after_min "
+                         f"({threshold:g}): `silent` must follow from last_event_at")
+    raw = {"silent_min": age, "last_event_age_min": age, "silent_from_ms": float(_ms(last_event_at))}
+    opened = AlertState(
+        alert_id=alert_id_for(hall_id, "all", AlertRule.feed, at), rule=AlertRule.feed, hall_id=hall_id,
+        category="all", level=AlertLevel.warning, opened_at=at, escalated_at=None, last_at=at,
+        below_since=None, last_figures=raw,
+    )
+    figures = {**raw, "silent_after_min": threshold}
+    events.append(_feed_event(opened, AlertAction.opened, at, _feed_triggers(th), figures, ADVICE_CHECK_FEED))
+    return opened, events
+
+
+def _feed_triggers(th: AlertThresholds) -> list[str]:
+    return [f"no_event>={_num(th.silent_after_min)}min"]
+
+
 def current_advice(state: AlertState, th: AlertThresholds) -> tuple[str, str]:
     """The suggested action for an open alert from its latest figures, for live views that
     show alerts restored from the table (where the opening event is long gone)."""
     if state.rule is AlertRule.complaint_spike:
         return ADVICE_CALL_BACK
+    if state.rule is AlertRule.feed:
+        return ADVICE_CHECK_FEED
     f = state.last_figures
     figures = QueueFigures(waiting=int(f.get("waiting", 0)), longest_wait_s=f.get("longest_wait_s", 0.0),
                            estimated_wait_s=f.get("estimated_wait_s", 0.0))
@@ -532,6 +671,8 @@ def current_advice(state: AlertState, th: AlertThresholds) -> tuple[str, str]:
 def current_triggers(state: AlertState, th: AlertThresholds) -> list[str]:
     """The conditions that hold now for an open alert (empty while it is cooling down)."""
     f = state.last_figures
+    if state.rule is AlertRule.feed:
+        return _feed_triggers(th)  # open only while silent: the condition holds
     if state.rule is AlertRule.complaint_spike:
         return _assess_complaints(ComplaintFigures(int(f.get("complaints_in_window", 0)),
                                                    int(f.get("escalated_in_window", 0))), th).triggers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from datetime import time as clock
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,13 @@ from streams.alerts import (
     AlertThresholds,
     ComplaintFigures,
     QueueFigures,
+    current_advice,
+    current_triggers,
     evaluate_complaints,
+    evaluate_feed,
     evaluate_queue,
     load_alert_rules,
+    opening_minutes_between,
 )
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "config" / "alerts.toml"
@@ -305,18 +310,187 @@ def test_complaint_spike_opens_at_the_third_and_closes_below_2_4_for_2_min(th):
     assert closed.occurred_at == t(11, 2) and closed.opened_at == t(10, 40)
 
 
-def test_escalated_complaint_makes_the_spike_critical(th):
-    _, out = run_complaints([(t(10, 0), 3, 1)], th)
+def test_escalated_complaint_leaves_the_spike_a_warning_by_default(th):
+    # domain.md §4 has no escalation rule for complaints: the file leaves it off
+    assert th.complaint_spike_critical_on_escalated is False
+    assert AlertThresholds().complaint_spike_critical_on_escalated is False
+    state, out = run_complaints([(t(10, 0), 3, 1), (t(10, 10), 4, 2), (t(10, 20), 3, 0)], th)
+    assert [(at, e.action, e.level, e.triggers) for at, e in out] == [
+        (t(10, 0), AlertAction.opened, AlertLevel.warning, ["complaints_60min>=3"]),
+    ]
+    assert state.level is AlertLevel.warning
+    # the escalated complaints are still reported
+    assert out[0][1].figures["escalated_in_window"] == 1
+    assert state.last_figures == {"complaints_in_window": 3, "escalated_in_window": 0}
+    assert current_triggers(state, th) == ["complaints_60min>=3"]
+
+
+def test_escalated_complaint_makes_the_spike_critical_when_configured(th):
+    strict = th.model_copy(update={"complaint_spike_critical_on_escalated": True})
+    _, out = run_complaints([(t(10, 0), 3, 1)], strict)
     assert [(e.action, e.level, e.triggers) for _, e in out] == [
         (AlertAction.opened, AlertLevel.critical, ["complaints_60min>=3", "escalated_complaints>=1"])
     ]
-    _, out = run_complaints([(t(10, 0), 3, 0), (t(10, 10), 4, 1), (t(10, 20), 3, 0)], th)
+    _, out = run_complaints([(t(10, 0), 3, 0), (t(10, 10), 4, 1), (t(10, 20), 3, 0)], strict)
     assert [(at, e.action, e.level) for at, e in out] == [
         (t(10, 0), AlertAction.opened, AlertLevel.warning),
         (t(10, 10), AlertAction.escalated, AlertLevel.critical),
     ]
+    assert out[1][1].figures["escalated_in_window"] == 1
     # an escalated complaint alone is not a spike
-    assert run_complaints([(t(10, 0), 2, 2)], th) == (None, [])
+    assert run_complaints([(t(10, 0), 2, 2)], strict) == (None, [])
+
+
+def test_escalation_rule_is_set_in_the_file_per_size_class(tmp_path):
+    f = tmp_path / "alerts.toml"
+    f.write_text("[default]\ncomplaint_spike_critical_on_escalated = false\n\n"
+                 "[size_class.flagship]\ncomplaint_spike_critical_on_escalated = true\n")
+    rules = load_alert_rules(f)
+    assert rules.for_size_class("flagship").complaint_spike_critical_on_escalated is True
+    assert rules.for_size_class("small").complaint_spike_critical_on_escalated is False
+    _, out = run_complaints([(t(10, 0), 3, 1)], rules.for_size_class("flagship"))
+    assert out[0][1].level is AlertLevel.critical
+    _, out = run_complaints([(t(10, 0), 3, 1)], rules.for_size_class("small"))
+    assert out[0][1].level is AlertLevel.warning
+
+
+# --- feed (数据中断, domain.md §3) ------------------------------------------------------------
+
+FEED_ADVICE = ("检查取号机与网络连接，确认排队数据上报正常",
+               "Check the queue machine and network link; make sure queue data is being sent")
+
+
+def run_feed(steps, th, state=None):
+    """Feed (at, silent, last_event_at) in order; return the final state and [(at, event)]."""
+    out = []
+    for at, silent, last in steps:
+        state, events = evaluate_feed(state, silent=silent, last_event_at=last, th=th, hall_id=HALL, at=at)
+        out += [(at, e) for e in events]
+    return state, out
+
+
+def test_feed_thresholds_from_the_file(rules, th):
+    assert th.silent_after_min == 15 and AlertThresholds().silent_after_min == 15
+    assert rules.for_size_class("small").silent_after_min == 15
+
+
+def test_silent_hall_opens_a_feed_warning_and_its_next_event_closes_it_at_once(th):
+    last = t(10, 0)
+    steps = [
+        (t(10, 14, 59), False, last),  # 14:59 without an event: not yet silent
+        (t(10, 15), True, last),  # 15 min: silent, opens
+        (t(10, 30), True, last),  # still silent: no event, figures grow
+        (t(10, 40, 30), False, t(10, 40, 30)),  # the next event closes it, no cooling
+    ]
+    state, out = run_feed(steps, th)
+    assert state is None
+    assert [(at, e.action, e.level) for at, e in out] == [
+        (t(10, 15), AlertAction.opened, AlertLevel.warning),
+        (t(10, 40, 30), AlertAction.closed, AlertLevel.warning),
+    ]
+    opened, closed = (e for _, e in out)
+    assert opened.alert_id == closed.alert_id == "JS-NJ-0002:all:feed:2026-11-23T02:15:00+00:00"
+    assert opened.rule is AlertRule.feed and opened.category == "all"
+    assert opened.triggers == ["no_event>=15min"]
+    last_ms = float(int(last.timestamp() * 1000))
+    assert opened.figures == {"silent_min": 15, "last_event_age_min": 15, "silent_from_ms": last_ms,
+                              "silent_after_min": 15}
+    assert (opened.suggested_action, opened.suggested_action_en) == FEED_ADVICE
+    assert closed.occurred_at == t(10, 40, 30) and closed.opened_at == t(10, 15)
+    assert closed.triggers == ["event_received"]
+    # the gap: from the last event before the silence to the event that ended it
+    assert closed.figures == {"silent_min": 40.5, "last_event_age_min": 0, "silent_from_ms": last_ms,
+                              "silent_after_min": 15}
+    assert closed.suggested_action and closed.suggested_action_en
+    for e in (opened, closed):
+        assert AlertEvent.model_validate_json(e.model_dump_json()) == e
+
+
+def test_feed_state_while_silent_and_its_round_trip(th):
+    state, out = run_feed([(t(10, 20), True, t(10, 0)), (t(10, 35), True, t(10, 0))], th)
+    assert len(out) == 1 and state.level is AlertLevel.warning
+    assert state.opened_at == t(10, 20) and state.last_at == t(10, 35) and state.below_since is None
+    assert state.last_figures["silent_min"] == 35 and state.last_figures["last_event_age_min"] == 35
+    assert current_advice(state, th) == FEED_ADVICE
+    assert current_triggers(state, th) == ["no_event>=15min"]
+    d = json.loads(json.dumps(state.to_dict()))
+    assert d["rule"] == "feed" and d["category"] == "all"
+    restored = AlertState.from_dict(d)
+    assert restored == state
+    direct = evaluate_feed(state, silent=False, last_event_at=t(10, 36), th=th, hall_id=HALL, at=t(10, 36))
+    again = evaluate_feed(restored, silent=False, last_event_at=t(10, 36), th=th, hall_id=HALL, at=t(10, 36))
+    assert direct == again and direct[0] is None and [e.action for e in direct[1]] == [AlertAction.closed]
+
+
+def test_feed_alert_stays_open_when_opening_hours_end_without_an_event(th):
+    # silent from 17:45; the hall closes at 18:00 (the caller says: not silent any more)
+    state, out = run_feed([(t(17, 45), True, t(17, 30)), (t(18, 30), False, t(17, 30))], th)
+    assert [e.action for _, e in out] == [AlertAction.opened] and state is not None
+    assert state.last_figures["silent_min"] == 60
+    # the hall's first event next morning closes it
+    next_morning = t(8, 31) + timedelta(days=1)
+    state, out = run_feed([(next_morning, False, next_morning)], th, state=state)
+    assert state is None and [e.action for _, e in out] == [AlertAction.closed]
+    assert out[0][1].figures["silent_min"] == (next_morning - t(17, 30)).total_seconds() / 60
+
+
+def test_feed_only_closes_on_an_event_later_than_the_silence(th):
+    state, _ = run_feed([(t(10, 15), True, t(10, 0))], th)
+    # a late event from before the silence does not end it (the hall's latest event is the same)
+    state, out = run_feed([(t(10, 16), True, t(10, 0))], th, state=state)
+    assert out == [] and state is not None
+    # a late evaluation does not run the alert's clock backwards
+    state, out = run_feed([(t(10, 10), True, t(10, 0))], th, state=state)
+    assert out == [] and state.last_at == t(10, 16)
+    # an event and a new silence seen by one evaluation: the old alert closes, a new one opens
+    state, out = run_feed([(t(11, 0), True, t(10, 30))], th, state=state)
+    assert [(e.action, e.opened_at, e.occurred_at) for _, e in out] == [
+        (AlertAction.closed, t(10, 15), t(11, 0)), (AlertAction.opened, t(11, 0), t(11, 0))]
+    assert out[0][1].figures["silent_min"] == 30 and out[1][1].figures["silent_min"] == 30
+    assert out[0][1].alert_id != out[1][1].alert_id == state.alert_id
+
+
+def test_no_feed_alert_while_events_arrive(th):
+    assert run_feed([(t(10, 0), False, t(10, 0)), (t(10, 14), False, t(9, 59))], th) == (None, [])
+
+
+def test_feed_threshold_is_configurable(th):
+    short = th.model_copy(update={"silent_after_min": 5})
+    _, out = run_feed([(t(10, 5), True, t(10, 0))], short)
+    assert out[0][1].triggers == ["no_event>=5min"] and out[0][1].figures["silent_after_min"] == 5
+    with pytest.raises(ValueError, match="silent_after_min"):  # 5 min is not silent at 15 min
+        run_feed([(t(10, 5), True, t(10, 0))], th)
+    with pytest.raises(ValidationError):
+        AlertThresholds(silent_after_min=0)
+
+
+def test_feed_bad_inputs_are_refused(th):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        evaluate_feed(None, silent=True, last_event_at=t(10, 0), th=th, hall_id=HALL, at=datetime(2026, 11, 23, 10, 30))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        evaluate_feed(None, silent=True, last_event_at=datetime(2026, 11, 23, 10), th=th, hall_id=HALL, at=t(10, 30))
+    queue_state, _ = run_queue([(t(10, 0), q(16))], th)
+    with pytest.raises(ValueError, match="passed for feed"):
+        evaluate_feed(queue_state, silent=True, last_event_at=t(9, 0), th=th, hall_id=HALL, at=t(10, 1))
+
+
+@pytest.mark.parametrize("start,end,minutes", [
+    (t(10, 0), t(10, 15), 15),  # inside opening hours
+    (t(8, 0), t(8, 40), 10),  # opens 08:30
+    (t(17, 50), t(18, 30), 10),  # closes 18:00
+    (t(17, 0), t(9, 0) + timedelta(days=1), 60 + 30),  # the night does not count
+    (t(10, 0), t(10, 0) + timedelta(days=2), 2 * 570),  # two whole days
+    (t(10, 0), t(9, 0), 0),  # end before start
+    # UTC instants: 00:00-01:00 UTC is 08:00-09:00 in Asia/Shanghai
+    (datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc), datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc), 30),
+])
+def test_opening_minutes_between(start, end, minutes):
+    assert opening_minutes_between(start, end, opens=clock(8, 30), closes=clock(18, 0)) == pytest.approx(minutes)
+
+
+def test_opening_minutes_of_a_hall_open_past_midnight():
+    # open 20:00 - 02:00: from 01:00 to 21:00 the hall is open 01:00-02:00 and 20:00-21:00
+    assert opening_minutes_between(t(1, 0), t(21, 0), opens=clock(20, 0), closes=clock(2, 0)) == 120
 
 
 # --- state in a Faust table, determinism ---------------------------------------------------
@@ -337,7 +511,8 @@ def test_round_trip_mid_alert_gives_identical_events(th):
 
 
 def test_round_trip_complaint_state(th):
-    state, _ = run_complaints([(t(10, 0), 3, 1), (t(10, 5), 2, 1)], th)
+    strict = th.model_copy(update={"complaint_spike_critical_on_escalated": True})
+    state, _ = run_complaints([(t(10, 0), 3, 1), (t(10, 5), 2, 1)], strict)
     d = json.loads(json.dumps(state.to_dict()))
     assert d["category"] == "all" and d["rule"] == "complaint_spike" and d["level"] == "critical"
     assert d["below_since"] == "2026-11-23T10:05:00+08:00"
