@@ -4,7 +4,7 @@ give the answers the seed planted (tests/seeding.py)."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -79,9 +79,11 @@ def seeded(tmp_path_factory):
 
 
 def params_for(path: Path, summary: dict, **overrides) -> dict:
-    """A test value for every parameter the file's header lists."""
+    """A test value for every parameter the file's header lists: by default every seeded day,
+    [start_day, end_day + 1 day) as periods are half-open."""
     values = {
-        "from_day": summary["start_day"], "to_day": summary["end_day"], "month": summary["second_month"],
+        "from_day": summary["start_day"], "to_day": summary["end_day"] + timedelta(days=1),
+        "month": summary["second_month"],
         "city": "", "hall_id": "", "limit": 100, "min_surveys": 30, "min_transactions": 30, "min_issued": 30,
     }
     values.update(overrides)
@@ -307,9 +309,12 @@ def test_daily_trend_has_every_day_and_every_visit_of_the_hall(seeded):
     rows = run(seeded, "hall_daily_trend", hall_id=hall)
     assert [r["day"] for r in rows][0] == summary["start_day"] and len(rows) == DAYS
     assert sum(r["visits"] for r in rows) == summary["visits_by_hall"][hall]
-    # a range beyond the data: days without activity are listed as zeros
-    later = run(seeded, "hall_daily_trend", hall_id=hall, to_day=date(2026, 12, 3))
-    assert len(later) == DAYS + 3 and later[-1]["visits"] == 0
+    # a range beyond the data: days without activity are listed as zeros, up to 3 December
+    later = run(seeded, "hall_daily_trend", hall_id=hall, to_day=date(2026, 12, 4))
+    assert len(later) == DAYS + 3 and later[-1]["visits"] == 0 and later[-1]["day"] == date(2026, 12, 3)
+    # one day is [day, day + 1)
+    one = run(seeded, "hall_daily_trend", hall_id=hall, from_day=date(2026, 10, 8), to_day=date(2026, 10, 9))
+    assert [r["day"] for r in one] == [date(2026, 10, 8)] and one[0]["visits"] > 0
 
 
 def test_the_low_audit_hall_comes_first_against_satisfaction(seeded):
@@ -335,3 +340,70 @@ def test_complaint_rate_per_10k_served(seeded):
     assert sum(r["complaints"] for r in rows) == summary["counts"]["complaints"]
     for r in rows:
         assert r["complaints_per_10k"] == pytest.approx(r["complaints"] / r["served"] * 10000, abs=0.051)
+
+
+# ---- periods are half-open: [from_day, to_day) ------------------------------------------------
+
+# query -> (the additive column to sum, extra parameters so that every row is listed)
+ADDITIVE = {
+    "peak_wait_worst_halls": ("waits", {}),
+    "wait_heatmap_hour_weekday": ("waits", {}),
+    "complaints_by_category_month": ("complaints", {}),
+    "clerk_handle_time_vs_standard": ("transactions", {"min_transactions": 0, "limit": 100000}),
+    "within_target_by_city_category": ("waits", {}),
+    "abandonment_by_hall_hour": ("issued", {"min_issued": 0, "limit": 100000}),
+    "first_contact_resolution_by_business_code": ("transactions", {"min_transactions": 0}),
+    "escalated_complaints_for_hall": (None, {"limit": 100000}),  # None: count the rows
+    "alerts_per_hall": ("alerts", {}),
+    "hall_daily_trend": ("visits", {}),
+    "audit_vs_satisfaction": ("customer_surveys", {}),
+    "busiest_counters": ("transactions", {"limit": 100000}),
+    "complaint_rate_by_hall": ("complaints", {"limit": 100000}),
+}
+
+
+def test_every_query_with_a_period_is_listed_for_the_half_open_check():
+    with_period = {p.stem for p in QUERY_FILES if "to_day" in documented_parameters(p)}
+    assert with_period == set(ADDITIVE)
+    for path in QUERY_FILES:
+        if path.stem in with_period:
+            assert not re.search(r"\bBETWEEN\b", body(path), re.IGNORECASE), \
+                f"{path.name}: use day >= from_day AND day < to_day"
+            assert "first business day NOT included" in path.read_text(encoding="utf-8"), \
+                f"{path.name}: say that to_day is not included"
+
+
+def _total(seeded, name: str, **params) -> int:
+    column, extra = ADDITIVE[name]
+    rows = run(seeded, name, **{**extra, **params})
+    if name == "within_target_by_city_category":
+        rows = [r for r in rows if r["category"] == "all"]
+    return len(rows) if column is None else sum(r[column] for r in rows)
+
+
+@pytest.mark.parametrize("name", sorted(ADDITIVE))
+def test_adjacent_periods_add_up_to_the_whole(seeded, name):
+    """[a, b) + [b, c) = [a, c): the day b is counted once, whatever the query."""
+    _, summary = seeded
+    hall = summary["falling_satisfaction_hall"]  # has data of every kind
+    a, c = summary["start_day"], summary["end_day"] + timedelta(days=1)
+    whole = _total(seeded, name, hall_id=hall, from_day=a, to_day=c)
+    assert whole > 0
+    for b in (summary["second_month"], summary["complaint_burst_day"]):
+        first = _total(seeded, name, hall_id=hall, from_day=a, to_day=b)
+        second = _total(seeded, name, hall_id=hall, from_day=b, to_day=c)
+        assert first + second == whole, f"{name}: split at {b}"
+
+
+@pytest.mark.parametrize("name", ["busiest_counters", "complaint_rate_by_hall", "peak_wait_worst_halls",
+                                  "abandonment_by_hall_hour", "escalated_complaints_for_hall"])
+def test_to_day_is_not_included(seeded, name):
+    """The day before to_day is in the answer, to_day itself is not; an empty period is empty."""
+    _, summary = seeded
+    hall, day = summary["falling_satisfaction_hall"], summary["complaint_burst_day"]
+    one_day = _total(seeded, name, hall_id=hall, from_day=day, to_day=day + timedelta(days=1))
+    assert one_day > 0
+    assert _total(seeded, name, hall_id=hall, from_day=day, to_day=day) == 0
+    two_days = _total(seeded, name, hall_id=hall, from_day=day - timedelta(days=1), to_day=day + timedelta(days=1))
+    before = _total(seeded, name, hall_id=hall, from_day=day - timedelta(days=1), to_day=day)
+    assert two_days == before + one_day

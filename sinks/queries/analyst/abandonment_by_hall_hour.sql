@@ -7,8 +7,8 @@
 -- Source: hour_metrics FINAL, halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}       first business day (Asia/Shanghai), inclusive
---   {to_day:Date}         last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}       first business day included (Asia/Shanghai)
+--   {to_day:Date}         first business day NOT included (Asia/Shanghai)
 --   {city:String}         a city as in the catalogue, or '' for every city
 --   {hall_id:String}      one hall, or '' for every hall
 --   {min_issued:UInt32}   fewest tickets an hour needs to be listed
@@ -24,7 +24,8 @@ SELECT
 FROM hour_metrics AS m FINAL
 INNER JOIN (SELECT hall_id, name, city FROM halls FINAL) AS h ON h.hall_id = m.hall_id
 WHERE m.category = 'all'
-  AND toDate(m.hour, 'Asia/Shanghai') BETWEEN {from_day:Date} AND {to_day:Date}
+  AND m.hour >= toDateTime({from_day:Date}, 'Asia/Shanghai')
+  AND m.hour < toDateTime({to_day:Date}, 'Asia/Shanghai')
   AND ({city:String} = '' OR h.city = {city:String})
   AND ({hall_id:String} = '' OR m.hall_id = {hall_id:String})
 GROUP BY m.hall_id, h.name, h.city, hour_of_day

@@ -8,8 +8,8 @@
 -- Source: surveys FINAL, halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 --   {city:String}      a city as in the catalogue, or '' for every city
 SELECT
     s.hall_id                                                                AS hall_id,
@@ -26,7 +26,8 @@ SELECT
           - avgOrNullIf(s.score, s.kind = 'customer') * 10, 1)               AS audit_minus_satisfaction
 FROM surveys AS s FINAL
 INNER JOIN (SELECT hall_id, name, city FROM halls FINAL) AS h ON h.hall_id = s.hall_id
-WHERE toDate(s.answered_at, 'Asia/Shanghai') BETWEEN {from_day:Date} AND {to_day:Date}
+WHERE s.answered_at >= toDateTime({from_day:Date}, 'Asia/Shanghai')
+  AND s.answered_at < toDateTime({to_day:Date}, 'Asia/Shanghai')
   AND ({city:String} = '' OR h.city = {city:String})
 GROUP BY s.hall_id, h.name, h.city
 ORDER BY avgOrNullIf(s.score, s.kind IN ('mystery_shopper', 'inspection')) ASC NULLS LAST, hall_id

@@ -7,8 +7,8 @@
 -- Source: transactions FINAL, halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}             first business day (Asia/Shanghai), inclusive
---   {to_day:Date}               last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}             first business day included (Asia/Shanghai)
+--   {to_day:Date}               first business day NOT included (Asia/Shanghai)
 --   {city:String}               a city as in the catalogue, or '' for every city
 --   {hall_id:String}            one hall, or '' for every hall
 --   {min_transactions:UInt32}   fewest transactions a clerk needs to be listed
@@ -25,7 +25,8 @@ SELECT
     round(avg(t.resolved_first_contact), 3)               AS first_contact_share
 FROM transactions AS t FINAL
 INNER JOIN (SELECT hall_id, name, city FROM halls FINAL) AS h ON h.hall_id = t.hall_id
-WHERE toDate(t.completed_at, 'Asia/Shanghai') BETWEEN {from_day:Date} AND {to_day:Date}
+WHERE t.completed_at >= toDateTime({from_day:Date}, 'Asia/Shanghai')
+  AND t.completed_at < toDateTime({to_day:Date}, 'Asia/Shanghai')
   AND ({city:String} = '' OR h.city = {city:String})
   AND ({hall_id:String} = '' OR t.hall_id = {hall_id:String})
 GROUP BY t.staff_id, t.hall_id, h.name, h.city

@@ -7,8 +7,8 @@
 -- Source: day_metrics FINAL, halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 --   {city:String}      a city as in the catalogue, or '' for every city
 --   {limit:UInt32}     how many halls to return
 SELECT
@@ -22,7 +22,7 @@ SELECT
 FROM day_metrics AS d FINAL
 INNER JOIN (SELECT hall_id, name, city FROM halls FINAL) AS h ON h.hall_id = d.hall_id
 WHERE d.category = 'all'
-  AND d.day BETWEEN {from_day:Date} AND {to_day:Date}
+  AND d.day >= {from_day:Date} AND d.day < {to_day:Date}
   AND ({city:String} = '' OR h.city = {city:String})
 GROUP BY d.hall_id, h.name, h.city
 ORDER BY sum(d.complaints) / nullIf(sum(d.visits_served), 0) DESC NULLS LAST, hall_id

@@ -7,8 +7,8 @@
 -- Source: complaints (a view over surveys FINAL), halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 --   {city:String}      a city as in the catalogue, or '' for every city
 SELECT
     toStartOfMonth(toDate(c.answered_at, 'Asia/Shanghai'))          AS month,
@@ -18,7 +18,8 @@ SELECT
     round(count() / sum(count()) OVER (PARTITION BY month), 3)      AS share_of_month
 FROM complaints AS c
 INNER JOIN (SELECT hall_id, city FROM halls FINAL) AS h ON h.hall_id = c.hall_id
-WHERE toDate(c.answered_at, 'Asia/Shanghai') BETWEEN {from_day:Date} AND {to_day:Date}
+WHERE c.answered_at >= toDateTime({from_day:Date}, 'Asia/Shanghai')
+  AND c.answered_at < toDateTime({to_day:Date}, 'Asia/Shanghai')
   AND ({city:String} = '' OR h.city = {city:String})
 GROUP BY month, complaint_category
 ORDER BY month, complaints DESC, complaint_category

@@ -7,8 +7,8 @@
 --
 -- Parameters:
 --   {hall_id:String}   the hall, e.g. JS-NJ-0003
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 --   {limit:UInt32}     how many complaints to return
 SELECT
     toTimeZone(c.answered_at, 'Asia/Shanghai')   AS answered_local,
@@ -23,6 +23,7 @@ SELECT
 FROM complaints AS c
 WHERE c.hall_id = {hall_id:String}
   AND c.complaint_severity = 'escalated'
-  AND toDate(c.answered_at, 'Asia/Shanghai') BETWEEN {from_day:Date} AND {to_day:Date}
+  AND c.answered_at >= toDateTime({from_day:Date}, 'Asia/Shanghai')
+  AND c.answered_at < toDateTime({to_day:Date}, 'Asia/Shanghai')
 ORDER BY c.answered_at DESC, c.event_id
 LIMIT {limit:UInt32}

@@ -1,15 +1,16 @@
 -- 单个营业厅的每日趋势：取号量、平均等候等
 -- Daily trend for one hall: tickets, waits, mean wait, satisfaction, complaints.
 --
--- One row per business day (Asia/Shanghai) from {from_day} to {to_day}, days without
--- activity included as zeros. A visit counts on the day of its `issued`, a wait on the day
--- of its first call, a survey on the day it was answered. Hall totals (category = 'all').
+-- One row per business day (Asia/Shanghai) from {from_day} up to, not including, {to_day};
+-- days without activity are included as zeros. A visit counts on the day of its `issued`,
+-- a wait on the day of its first call, a survey on the day it was answered. Hall totals
+-- (category = 'all').
 -- Source: day_metrics FINAL.
 --
 -- Parameters:
 --   {hall_id:String}   the hall, e.g. JS-NJ-0002
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 SELECT
     day,
     sum(issued)                                                     AS visits,
@@ -26,6 +27,6 @@ SELECT
 FROM day_metrics FINAL
 WHERE hall_id = {hall_id:String}
   AND category = 'all'
-  AND day BETWEEN {from_day:Date} AND {to_day:Date}
+  AND day >= {from_day:Date} AND day < {to_day:Date}
 GROUP BY day
-ORDER BY day WITH FILL FROM {from_day:Date} TO {to_day:Date} + 1
+ORDER BY day WITH FILL FROM {from_day:Date} TO {to_day:Date}

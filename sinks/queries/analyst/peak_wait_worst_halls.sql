@@ -6,8 +6,8 @@
 -- Source: wait_segments FINAL, halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 --   {city:String}      a city as in the catalogue (e.g. 南京), or '' for every city
 --   {limit:UInt32}     how many halls to return
 SELECT
@@ -22,7 +22,8 @@ SELECT
     round(avg(w.within_target), 3)               AS within_target_share
 FROM wait_segments AS w FINAL
 INNER JOIN (SELECT hall_id, name, city FROM halls FINAL) AS h ON h.hall_id = w.hall_id
-WHERE toDate(w.called_at, 'Asia/Shanghai') BETWEEN {from_day:Date} AND {to_day:Date}
+WHERE w.called_at >= toDateTime({from_day:Date}, 'Asia/Shanghai')
+  AND w.called_at < toDateTime({to_day:Date}, 'Asia/Shanghai')
   AND toHour(w.called_at, 'Asia/Shanghai') IN (10, 11, 14, 15)
   AND ({city:String} = '' OR h.city = {city:String})
 GROUP BY w.hall_id, h.name, h.city

@@ -7,8 +7,8 @@
 -- Source: hour_metrics FINAL, halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 --   {city:String}      a city as in the catalogue, or '' for every city
 --   {hall_id:String}   one hall (e.g. JS-NJ-0001), or '' for every hall
 SELECT
@@ -26,7 +26,8 @@ FROM
     SELECT hall_id, hour, called, wait_sum_s, toDayOfWeek(hour, 0, 'Asia/Shanghai') AS wd
     FROM hour_metrics FINAL
     WHERE category = 'all'
-      AND toDate(hour, 'Asia/Shanghai') BETWEEN {from_day:Date} AND {to_day:Date}
+      AND hour >= toDateTime({from_day:Date}, 'Asia/Shanghai')
+      AND hour < toDateTime({to_day:Date}, 'Asia/Shanghai')
       AND ({hall_id:String} = '' OR hall_id = {hall_id:String})
 ) AS m
 INNER JOIN (SELECT hall_id, city FROM halls FINAL) AS h ON h.hall_id = m.hall_id

@@ -7,8 +7,8 @@
 -- Source: day_metrics FINAL, halls FINAL.
 --
 -- Parameters:
---   {from_day:Date}    first business day (Asia/Shanghai), inclusive
---   {to_day:Date}      last business day (Asia/Shanghai), inclusive
+--   {from_day:Date}    first business day included (Asia/Shanghai)
+--   {to_day:Date}      first business day NOT included (Asia/Shanghai)
 --   {city:String}      a city as in the catalogue, or '' for every city
 SELECT
     h.city                                                      AS city,
@@ -20,7 +20,7 @@ SELECT
     round(sum(d.wait_sum_s) / nullIf(sum(d.called), 0) / 60, 1) AS mean_wait_min
 FROM day_metrics AS d FINAL
 INNER JOIN (SELECT hall_id, city FROM halls FINAL) AS h ON h.hall_id = d.hall_id
-WHERE d.day BETWEEN {from_day:Date} AND {to_day:Date}
+WHERE d.day >= {from_day:Date} AND d.day < {to_day:Date}
   AND ({city:String} = '' OR h.city = {city:String})
 GROUP BY h.city, d.category
 HAVING waits > 0
