@@ -82,6 +82,10 @@ class WorkerSettings(BaseModel):
     web_port: int = 6066
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     grace_seconds: int = Field(default=600, ge=0)
+    # an event stamped further ahead of this worker's clock is invalid (domain.md §2)
+    future_seconds: int = Field(default=300, ge=0)
+    # a visit still waiting this long after its hall's closing time is expired (§3)
+    expire_after_minutes: float = Field(default=30, ge=0)
     retention_hours: int = Field(default=26, ge=25)
     flush_interval_seconds: float = Field(default=2.0, gt=0)
     flush_batch_rows: int = Field(default=5000, ge=1)

@@ -6,8 +6,9 @@ count, so a hall's events meet in one partition number) and applies each
 events, dead letters. With ``processing_guarantee = "exactly_once"`` the table
 changelogs, the alert and dead-letter messages and the consumer offsets commit in one
 Kafka transaction, so a killed worker resumes with exactly the state of what it
-committed. A timer flushes what the engine has pending into ClickHouse; those writes
-are idempotent (see ``sinks/writer.py``), which closes the gap between the two systems.
+committed. A timer hands what the engine has pending to the fact writer
+(``sinks/facts.py``), which stores the facts and derives the aggregates from them in
+ClickHouse; those writes are idempotent, which closes the gap between the two systems.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from hallpulse.logs import get_logger
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.migrate import apply_migrations, apply_ttl
 from sinks.store import Store, open_store, worker_file
-from sinks.writer import MetricsWriter, build_batch
+from sinks.facts import FactWriter, build_batch
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
@@ -44,7 +45,7 @@ class WorkerState:
     catalogue: Catalogue
     engine: Engine
     store: Store | None = None
-    writer: MetricsWriter | None = None
+    writer: FactWriter | None = None
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="store"))
     stale: bool = True              # the engine must be rebuilt from the tables ...
     recovered: bool = False         # ... which is possible once Faust has restored them
@@ -83,8 +84,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         logging_config=None,
     )
     catalogue = load_catalogue(settings.catalogue_file)
-    engine = Engine(catalogue, load_alert_rules(settings.alert_rules_file),
-                    grace_s=w.grace_seconds, retention_h=w.retention_hours)
+    engine = Engine(catalogue, load_alert_rules(settings.alert_rules_file), grace_s=w.grace_seconds,
+                    retention_h=w.retention_hours, future_s=w.future_seconds,
+                    expire_after_min=w.expire_after_minutes)
     state = WorkerState(settings, catalogue, engine)
     t = settings.topics
     kind_of = {t.tickets: "tickets", t.transactions: "transactions", t.surveys: "surveys", t.ticks: "ticks"}
@@ -170,7 +172,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         state.flushing = True
         try:
             batch = build_batch(engine, pending, alerts)
-            await state.in_store_thread(state.writer.write, batch)
+            result = await state.in_store_thread(state.writer.write, batch)
         except Exception as e:  # the store is down or refused: keep the work, try again
             engine.requeue(pending, alerts)
             state.flush_errors += 1
@@ -178,8 +180,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
             return
         finally:
             state.flushing = False
+        engine.written()
         state.flushes += 1
-        state.rows_written += batch.rows
+        state.rows_written += result.rows
         state.last_flush_s = time.perf_counter() - t0
 
     tick_producer = None
@@ -225,7 +228,9 @@ def open_worker_store(state: WorkerState) -> None:
     ttl_changed = apply_ttl(store, s.store.ttl_months)
     mirror_catalogue(store, state.catalogue)
     state.store = store
-    state.writer = MetricsWriter(store, s.worker.flush_batch_rows)
+    rules = state.engine.rules
+    state.writer = FactWriter(store, state.catalogue, expire_after_min=s.worker.expire_after_minutes,
+                              silent_after_min=rules.default.silent_after_min, batch_rows=s.worker.flush_batch_rows)
     # tell other commands where to send their SQL while this process holds the store
     info = {"pid": os.getpid(), "url": f"http://{_loopback(s.worker.web_host)}:{s.worker.web_port}"}
     worker_file(s).write_text(json.dumps(info))

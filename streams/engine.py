@@ -5,12 +5,28 @@ The Faust agents are thin: they hand every message to :meth:`Engine.process` and
 directly. Persistent state is the Faust tables (visit steps, surveys, alert states); the
 :class:`HallBook` indices and clocks are derived from them and rebuilt by
 :meth:`Engine.restore` after a restart or a rebalance.
+
+The engine keeps only what *live* figures need. The figures that decide a grade come from
+the facts the fact writer stores (``sinks/facts.py``): every accepted event reaches the
+store however late it is, and a visit's facts are re-derived there from all of its
+events. So what the engine keeps and forgets decides nothing stored:
+
+* **Time** is per hall and topic (the latest event time accepted from it), so topics read
+  at uneven pace do not make each other's events late. An event more than the grace behind
+  its topic's clock is *late*: it is stored and counted, and only updates a visit the live
+  view still holds; it never reopens the live past or an alert. An event more than
+  ``future_s`` ahead of the wall clock is invalid (domain.md §2): one kiosk with a wrong
+  clock cannot move a hall's time.
+* **Retention** follows the slowest input: per partition, the minimum over the three
+  topics of their clocks (a watermark). A visit is forgotten once it ended (or expired)
+  ``retention_h`` before that watermark, and never before the writer has stored it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -21,10 +37,10 @@ from hallpulse.catalogue import Catalogue
 from schemas.events import AlertEvent, SurveyEvent, TicketEvent, TransactionEvent, describe_error
 from schemas.privacy import mask_text
 from streams.alerts import (AlertRules, AlertState, ComplaintFigures, QueueFigures, evaluate_complaints,
-                            evaluate_queue)
+                            evaluate_feed, evaluate_queue)
 from streams.hallbook import CATEGORIES, HallBook
 from streams.visits import from_ms, step_from_ticket, step_from_transaction, to_ms
-from streams.windows import MINUTE_MS, SHANGHAI, minute_of
+from streams.windows import MINUTE_MS, SHANGHAI, business_day, day_start_ms, minute_of
 
 MODELS = {"tickets": TicketEvent, "transactions": TransactionEvent, "surveys": SurveyEvent}
 # Faust table names (also the keys of Outcome.writes)
@@ -32,6 +48,9 @@ VISITS, SURVEYS, ALERTS = "visits", "surveys", "alert_states"
 PURGE_EVERY_MS = 10 * MINUTE_MS
 # A tick moves a hall's alert clock only when the hall is live: its events are this recent.
 LIVE_WINDOW_MS = 30 * MINUTE_MS
+# Queue gauges are written for each minute the hall's clock passes, at most this far back.
+GAUGE_BACKFILL_MS = 120 * MINUTE_MS
+TOPIC_KINDS = ("tickets", "transactions", "surveys")
 
 
 @dataclass
@@ -79,11 +98,14 @@ class Outcome:
 
 @dataclass
 class Pending:
-    """What the ClickHouse sink has yet to write, per hall."""
+    """What the fact writer has yet to write, per hall: the visits whose facts must be
+    re-derived (new events, or expiry), new surveys, minutes whose queue gauges changed,
+    and business days to re-aggregate although no fact changed (a day that ended)."""
 
-    minutes: set[int] = field(default_factory=set)
     visits: set[str] = field(default_factory=set)
     surveys: set[str] = field(default_factory=set)
+    minutes: set[int] = field(default_factory=set)
+    days: set[int] = field(default_factory=set)  # day starts, epoch ms
 
 
 def _reason_code(message: str) -> str:
@@ -106,24 +128,36 @@ def survey_record(e: SurveyEvent) -> dict:
 
 
 class Engine:
-    def __init__(self, catalogue: Catalogue, rules: AlertRules, *, grace_s: float = 600, retention_h: float = 26):
+    def __init__(self, catalogue: Catalogue, rules: AlertRules, *, grace_s: float = 600, retention_h: float = 26,
+                 future_s: float = 300, expire_after_min: float = 30, wall_ms=None):
         self.catalogue = catalogue
         self.rules = rules
         self.grace_ms = int(grace_s * 1000)
         self.retention_ms = int(retention_h * 3600 * 1000)
+        self.future_ms = int(future_s * 1000)
+        self.expire_after_ms = int(expire_after_min * MINUTE_MS)
+        self.wall_ms = wall_ms or (lambda: int(time.time() * 1000))
         self.books: dict[str, HallBook] = {}
+        # every visit the worker holds (the Faust table's mirror): live ones are also in
+        # their hall's book; "x" marks one held only until its late events are stored
+        self.held: dict[str, dict] = {}
         self.alert_states: dict[str, AlertState] = {}
         self.pending: dict[str, Pending] = {}
         self.pending_alerts: list[AlertEvent] = []
-        self._last_purge: dict[str, int] = {}
-        self.partition_of: dict[str, int] = {}  # hall -> input partition, learnt from its events
-        self.counts: dict[str, int] = {"processed": 0, "duplicates": 0, "dead_letters": 0}
+        self.inflight: dict[str, Pending] = {}  # taken by the writer, not yet confirmed written
+        self.partition_of: dict[str, int] = {}  # hall -> input partition, learnt from its events or state
+        self.part_clocks: dict[int | None, dict[str, int]] = {}  # partition -> topic kind -> latest event time
+        self._last_purge: dict[int | None, int] = {}
+        self.counts: dict[str, int] = {"processed": 0, "duplicates": 0, "dead_letters": 0, "late": 0}
 
     # ---- state ---------------------------------------------------------------------
     def book(self, hall_id: str) -> HallBook:
         b = self.books.get(hall_id)
         if b is None:
-            b = self.books[hall_id] = HallBook(self.catalogue.by_id[hall_id], self.catalogue)
+            th = self.rules.for_size_class(self.catalogue.by_id[hall_id].size_class)
+            b = self.books[hall_id] = HallBook(self.catalogue.by_id[hall_id], self.catalogue,
+                                               expire_after_ms=self.expire_after_ms,
+                                               silent_after_ms=int(th.silent_after_min * MINUTE_MS))
         return b
 
     def _pending(self, hall_id: str) -> Pending:
@@ -131,32 +165,63 @@ class Engine:
 
     def restore(self, visits: Iterable[tuple[str, dict]], surveys: Iterable[tuple[str, dict]],
                 alert_states: Iterable[tuple[str, dict]]) -> None:
-        """Rebuild the books from the tables, and mark everything for rewriting: the sink's
-        writes are idempotent, and whatever was not flushed before a crash is then written."""
+        """Rebuild the books from the tables, and mark everything held for writing: the fact
+        writer drops what the store already has, and whatever a crash kept from it is then
+        written."""
         self.books.clear()
+        self.held.clear()
         self.alert_states.clear()
+        self.part_clocks.clear()
+        late_steps: list[tuple[HallBook, int]] = []
         for vid, rec in visits:
-            if rec["h"] in self.catalogue:
-                b = self.book(rec["h"])
-                visit = b.set_visit(vid, list(rec["s"]))
-                p = self._pending(rec["h"])
-                p.visits.add(vid)
-                p.minutes |= b.minutes_spanned(visit)
+            hall = rec["h"]
+            if hall not in self.catalogue:
+                continue
+            b = self.book(hall)
+            self.held[vid] = rec
+            if rec.get("p") is not None:
+                self.partition_of[hall] = rec["p"]
+            for st in rec["s"]:
+                kind = "transactions" if st["k"] == "tx" else "tickets"
+                b.advance(kind, st["t"])
+                self._advance_partition(rec.get("p"), kind, st["t"])
+                if st.get("lt"):
+                    late_steps.append((b, st["t"]))
+            self._pending(hall).visits.add(vid)
         for sid, rec in surveys:
-            if rec["h"] in self.catalogue:
-                self.book(rec["h"]).add_survey(rec)
-                p = self._pending(rec["h"])
-                p.surveys.add(sid)
-                p.minutes.add(minute_of(rec["t"]))
+            hall = rec["h"]
+            if hall not in self.catalogue:
+                continue
+            b = self.book(hall)
+            b.add_survey(rec)
+            b.advance("surveys", rec["t"])
+            self._advance_partition(rec.get("p"), "surveys", rec["t"])
+            if rec.get("p") is not None:
+                self.partition_of[hall] = rec["p"]
+            if rec.get("lt"):
+                late_steps.append((b, rec["t"]))
+            self._pending(hall).surveys.add(sid)
+        for b, t in late_steps:
+            day = business_day(t).isoformat()
+            b.late_by_day[day] = b.late_by_day.get(day, 0) + 1
+        # derive live visits once every clock is known (expiry depends on the hall's clock)
+        for vid, rec in self.held.items():
+            if not rec.get("x"):
+                self.books[rec["h"]].set_visit(vid, list(rec["s"]))
         for key, st in alert_states:
             self.alert_states[key] = AlertState.from_dict(st)
         for book in self.books.values():
-            # a topic's clock is the latest event time accepted from it: derived, not stored
-            for v in book.visits.values():
-                for st in v.steps:
-                    book.advance("transactions" if st["k"] == "tx" else "tickets", st["t"])
-            for sv in book.surveys.values():
-                book.advance("surveys", sv["t"])
+            book.gauge_upto = minute_of(book.view_ms) if book.view_ms else 0
+
+    def _advance_partition(self, partition: int | None, kind: str, t: int) -> None:
+        clocks = self.part_clocks.setdefault(partition, {})
+        if t > clocks.get(kind, 0):
+            clocks[kind] = t
+
+    def watermark(self, partition: int | None) -> int:
+        """The slowest input of a partition: the least of its topics' clocks (topics that
+        have sent nothing there yet do not hold it back)."""
+        return min(self.part_clocks.get(partition, {}).values(), default=0)
 
     # ---- one message ------------------------------------------------------------------
     def process(self, kind: str, raw: bytes, *, topic: str = "", partition: int | None = None,
@@ -169,8 +234,8 @@ class Engine:
 
         try:
             payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            return dead("malformed_json", f"not valid JSON: {e}")
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            return dead("malformed_json", f"not valid JSON: {str(e)[:200]}")
         if not isinstance(payload, dict):
             return dead("malformed_json", "a message must be one JSON object")
         try:
@@ -178,80 +243,145 @@ class Engine:
         except ValidationError as e:
             msg = describe_error(e)
             return dead(_reason_code(msg), msg, payload.get("hall_id") if isinstance(payload.get("hall_id"), str) else None)
+        except RecursionError:
+            return dead("schema_violation", "the event is nested too deeply to be one of ours")
         hall_id = event.hall_id
         if hall_id not in self.catalogue:
             return dead("unknown_hall", f"hall_id {hall_id!r} is not in the hall catalogue", hall_id)
+        t = to_ms(event.occurred_at)
+        ahead = t - self.wall_ms()
+        if ahead > self.future_ms:
+            return dead("future_timestamp", f"event time is {ahead / 1000:.0f} s ahead of this worker's clock "
+                                            f"(at most {self.future_ms / 1000:.0f} s allowed)", hall_id)
         book = self.book(hall_id)
         if partition is not None:
             self.partition_of[hall_id] = partition
         if self._seen(book, kind, event):
             self.counts["duplicates"] += 1
             return Outcome(hall_id=hall_id, duplicate=True)
-        t = to_ms(event.occurred_at)
         clock = book.clock(kind)
-        if clock and t < clock - self.grace_ms:
-            return dead("late", f"event time is {(clock - t) / 1000:.0f} s behind this hall's {kind} "
-                                f"(grace {self.grace_ms / 1000:.0f} s)", hall_id)
+        late = bool(clock) and t < clock - self.grace_ms
+        if late:
+            self.counts["late"] += 1
+            day = business_day(t).isoformat()
+            book.late_by_day[day] = book.late_by_day.get(day, 0) + 1
         out = Outcome(hall_id=hall_id)
+        self._advance_partition(partition, kind, t)
         if kind == "surveys":
-            self._survey(book, event, out)
+            self._survey(book, event, out, partition, late)
         else:
-            self._visit_step(book, kind, event, out)
+            self._visit_step(book, kind, event, out, partition, late)
         self.counts["processed"] += 1
-        self._maybe_purge(book, out)
+        self._maybe_purge(partition, out)
         return out
 
-    @staticmethod
-    def _seen(book: HallBook, kind: str, event) -> bool:
-        """A repeated ``event_id`` (within the retention horizon) is dropped."""
+    def _seen(self, book: HallBook, kind: str, event) -> bool:
+        """A repeated ``event_id`` is dropped (here while the visit or survey is held; the
+        fact writer drops a repeat of one already stored)."""
         if kind == "surveys":
             return event.event_id in book.surveys
-        v = book.visits.get(event.visit_id)
-        return v is not None and any(s["id"] == event.event_id for s in v.steps)
+        rec = self.held.get(event.visit_id)
+        return rec is not None and any(s["id"] == event.event_id for s in rec["s"])
 
-    def _visit_step(self, book: HallBook, kind: str, event, out: Outcome) -> None:
+    def _visit_step(self, book: HallBook, kind: str, event, out: Outcome, partition: int | None,
+                    late: bool) -> None:
         step = step_from_ticket(event) if kind == "tickets" else step_from_transaction(event)
-        existing = book.visits.get(event.visit_id)
-        steps = [*existing.steps, step] if existing else [step]  # a repeat was dropped by _seen
+        if late:
+            step["lt"] = 1
+        vid = event.visit_id
+        rec = self.held.get(vid)
+        steps = [*rec["s"], step] if rec else [step]
+        before = book.view_ms
         book.advance(kind, step["t"])
-        book.set_visit(event.visit_id, steps)
-        out.writes.append((VISITS, event.visit_id, {"h": book.hall_id, "s": steps}))
+        live = vid in book.visits or not late
+        rec = {"h": book.hall_id, "p": partition, "s": steps}
+        if live:
+            book.set_visit(vid, steps)
+        else:  # a late event of a visit the live view no longer shows: for the store only
+            rec["x"] = 1
+        self.held[vid] = rec
+        out.writes.append((VISITS, vid, rec))
         p = self._pending(book.hall_id)
-        p.visits.add(event.visit_id)
-        p.minutes |= {minute_of(s["t"]) for s in steps}
-        p.minutes |= set(range(minute_of(step["t"]), minute_of(book.now_ms) + MINUTE_MS, MINUTE_MS))
+        p.visits.add(vid)
+        if late:
+            return
+        self._time_passes(book, before, out)
+        lo = max(minute_of(min(step["t"], step.get("st", step["t"]))), minute_of(book.view_ms) - self.grace_ms)
+        p.minutes |= set(range(lo, minute_of(book.view_ms) + MINUTE_MS, MINUTE_MS))
+        self._close_feed(book, out)
         self._evaluate_queue(book, out)
 
-    def _survey(self, book: HallBook, event: SurveyEvent, out: Outcome) -> None:
+    def _survey(self, book: HallBook, event: SurveyEvent, out: Outcome, partition: int | None, late: bool) -> None:
         rec = survey_record(event)
+        rec["p"] = partition
+        if late:
+            rec["lt"] = 1
         book.add_survey(rec)
         book.advance("surveys", rec["t"])
         out.writes.append((SURVEYS, rec["id"], rec))
-        p = self._pending(book.hall_id)
-        p.surveys.add(rec["id"])
-        p.minutes.add(minute_of(rec["t"]))
-        if rec.get("cmp"):
+        self._pending(book.hall_id).surveys.add(rec["id"])
+        if rec.get("cmp") and not late:
             self._evaluate_complaints(book, out)
 
-    # ---- time passing without events ----------------------------------------------------
+    # ---- time passing ------------------------------------------------------------------
+    def _time_passes(self, book: HallBook, before_ms: int, out: Outcome) -> None:
+        """The hall's view moved from ``before_ms`` to ``book.view_ms``: visits whose expiry
+        passed leave the queue, days that ended are re-aggregated, and the queue gauges of
+        the minutes passed are due."""
+        now = book.view_ms
+        p = self._pending(book.hall_id)
+        for vid in book.expire(now):
+            p.visits.add(vid)
+        if before_ms and day_start_ms(before_ms) != day_start_ms(now):
+            # the day that ended: its last gap and its expiries are final now
+            p.days.add(day_start_ms(before_ms))
+        upto = book.gauge_upto
+        start = max(upto + MINUTE_MS, minute_of(now) - GAUGE_BACKFILL_MS) if upto else minute_of(now)
+        p.minutes |= set(range(start, minute_of(now) + MINUTE_MS, MINUTE_MS))
+        book.gauge_upto = max(upto, minute_of(now))
+
     def tick(self, partition: int | None, t_ms: int) -> Outcome:
         """Wall-clock time reached ``t_ms`` in ``partition``. For the live halls of that
-        partition (their last event within :data:`LIVE_WINDOW_MS`) waits grow and alerts
-        are evaluated at ``t_ms``: an alert can close, or a long wait raise one, while no
-        event arrives. Halls replaying the past are not live, so replays are unaffected."""
+        partition (their last event within :data:`LIVE_WINDOW_MS`, or their feed silent)
+        time passes to ``t_ms``: waits grow, visits expire, the feed alert opens after 15
+        minutes without an event, and queue alerts are evaluated, while no event arrives.
+        A hall that fell quiet at closing time reaches its day's end (see
+        :meth:`_day_end_due`). Halls replaying the past are not live, so replays are
+        unaffected."""
         out = Outcome()
         for hall_id, book in self.books.items():
             if partition is not None and self.partition_of.get(hall_id) != partition:
                 continue
             clock = book.now_ms
-            if not clock or not clock < t_ms <= clock + LIVE_WINDOW_MS or t_ms <= book.live_ms:
+            if not clock or t_ms <= book.view_ms:
                 continue
-            book.live_ms = t_ms
-            self._evaluate_queue(book, out, t_ms)
+            feed_open = f"{hall_id}|all|feed" in self.alert_states
+            if t_ms <= clock + LIVE_WINDOW_MS or feed_open:
+                to = t_ms
+            else:
+                to = self._day_end_due(book, t_ms)
+                if to is None:
+                    continue
+            before = book.view_ms
+            book.live_ms = to
+            self._time_passes(book, before, out)
+            self._evaluate_feed(book, out, to)
+            self._evaluate_queue(book, out, to)
             key = f"{hall_id}|all|complaint_spike"
             if key in self.alert_states:
-                self._evaluate_complaints(book, out, max(t_ms, book.clock("surveys")))
+                self._evaluate_complaints(book, out, max(to, book.clock("surveys")))
         return out
+
+    def _day_end_due(self, book: HallBook, t_ms: int) -> int | None:
+        """A hall that went quiet at its closing time (its last event within the live window
+        before closing) still reaches its day's end: at closing + the expiry margin its
+        waiting visits expire. A hall replaying an afternoon of the past is left alone."""
+        view = book.view_ms
+        closes = book.opening(view)[1]
+        end = closes + self.expire_after_ms
+        if view >= closes - LIVE_WINDOW_MS and view < end <= t_ms:
+            return end
+        return None
 
     # ---- alerts -------------------------------------------------------------------------
     def _thresholds(self, book: HallBook):
@@ -286,6 +416,22 @@ class Engine:
                                                 th, hall_id=book.hall_id, at=from_ms(now).astimezone(SHANGHAI))
         self._apply_alert(key, state, new_state, events, out)
 
+    def _evaluate_feed(self, book: HallBook, out: Outcome, at_ms: int) -> None:
+        key = f"{book.hall_id}|all|feed"
+        state = self.alert_states.get(key)
+        silent = book.silent_since(at_ms) is not None
+        if state is None and not silent:
+            return
+        new_state, events = evaluate_feed(state, silent=silent, last_event_at=from_ms(book.last_event_ms),
+                                          th=self._thresholds(book), hall_id=book.hall_id,
+                                          at=from_ms(at_ms).astimezone(SHANGHAI))
+        self._apply_alert(key, state, new_state, events, out)
+
+    def _close_feed(self, book: HallBook, out: Outcome) -> None:
+        """The hall's next event ends a silence (domain.md §3)."""
+        if f"{book.hall_id}|all|feed" in self.alert_states:
+            self._evaluate_feed(book, out, max(book.view_ms, book.last_event_ms))
+
     def _apply_alert(self, key: str, old: AlertState | None, new: AlertState | None,
                      events: list[AlertEvent], out: Outcome) -> None:
         if new is None:
@@ -306,20 +452,42 @@ class Engine:
         return [s for k, s in self.alert_states.items() if k.startswith(prefix)]
 
     # ---- retention ------------------------------------------------------------------------
-    def _maybe_purge(self, book: HallBook, out: Outcome) -> None:
-        now = max(book.clocks.values(), default=0)
-        if now - self._last_purge.get(book.hall_id, 0) < PURGE_EVERY_MS:
+    def _maybe_purge(self, partition: int | None, out: Outcome) -> None:
+        mark = self.watermark(partition)
+        if mark - self._last_purge.get(partition, 0) < PURGE_EVERY_MS:
             return
-        self._last_purge[book.hall_id] = now
-        visits, surveys = book.purge(now - self.retention_ms)
-        out.writes.extend((VISITS, vid, None) for vid in visits)
-        out.writes.extend((SURVEYS, sid, None) for sid in surveys)
+        self._last_purge[partition] = mark
+        before = mark - self.retention_ms
+        for hall_id, book in self.books.items():
+            if self.partition_of.get(hall_id) != partition:
+                continue
+            visits, surveys = book.purge(before, self.unwritten(hall_id))
+            for vid in visits:
+                self.held.pop(vid, None)
+            out.writes.extend((VISITS, vid, None) for vid in visits)
+            out.writes.extend((SURVEYS, sid, None) for sid in surveys)
+        # visits held only for their late events go once those are stored
+        gone = [vid for vid, rec in self.held.items()
+                if rec.get("x") and rec.get("p") == partition
+                and vid not in self.unwritten(rec["h"])]
+        for vid in gone:
+            del self.held[vid]
+            out.writes.append((VISITS, vid, None))
 
-    # ---- the sink's share ------------------------------------------------------------------
+    # ---- the fact writer's share ----------------------------------------------------------
     def take_pending(self) -> tuple[dict[str, Pending], list[AlertEvent]]:
+        """Hand what is due to the writer. Until :meth:`written` (or :meth:`requeue`) says
+        how that went, those visits and surveys stay held: retention cannot drop them."""
         pending, alerts = self.pending, self.pending_alerts
         self.pending, self.pending_alerts = {}, []
+        for hall_id, p in pending.items():
+            q = self.inflight.setdefault(hall_id, Pending())
+            q.visits |= p.visits
+            q.surveys |= p.surveys
         return pending, alerts
+
+    def written(self) -> None:
+        self.inflight.clear()
 
     def requeue(self, pending: dict[str, Pending], alerts: list[AlertEvent]) -> None:
         """Put back what a failed flush could not write; it is retried at the next flush."""
@@ -328,7 +496,18 @@ class Engine:
             q.minutes |= p.minutes
             q.visits |= p.visits
             q.surveys |= p.surveys
+            q.days |= p.days
         self.pending_alerts[:0] = alerts
+        self.inflight.clear()
+
+    def unwritten(self, hall_id: str) -> set[str]:
+        """Visit and survey ids of a hall not yet safely in the store."""
+        out: set[str] = set()
+        for src in (self.pending, self.inflight):
+            p = src.get(hall_id)
+            if p:
+                out |= p.visits | p.surveys
+        return out
 
 
 def _has_digits(raw: bytes) -> bool:

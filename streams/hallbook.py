@@ -1,11 +1,12 @@
 """Everything one hall needs for its live figures and minute aggregates (domain.md §3).
 
-A :class:`HallBook` holds the hall's visits (derived from their steps) and surveys for the
-retention horizon, plus sorted indices over them (calls, transactions, counter activity,
+A :class:`HallBook` holds the hall's live visits (derived from their steps) and surveys for
+the retention horizon, plus sorted indices over them (calls, transactions, counter activity,
 issues, transfers) so that any figure *at any instant* is a range query: the live
-snapshot is "the figures at the hall's clock", and a minute aggregate is "the counts in
-that minute and the gauges at its end". Because both are recomputed from the events, a
-late event just marks the minutes it touches for rewriting.
+snapshot is "the figures at the hall's clock", and a minute's queue gauges are "the
+gauges at its end". Stored counts and sums are not made here: they are derived by SQL from
+the facts in the store (``sinks/queries/rollup_*.sql``), so nothing the book forgets can
+change them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sortedcontainers import SortedList
 from hallpulse.catalogue import Catalogue, Hall
 from schemas.events import Category
 from streams.visits import Visit, derive
-from streams.windows import MINUTE_MS, day_start_ms, minute_of, wait_stats
+from streams.windows import (MINUTE_MS, business_day, day_start_ms, opening_interval_ms, silent_ms,
+                             visit_expiry_ms, wait_stats)
 
 CATEGORIES = [c.value for c in Category]
 ALL = "all"
@@ -26,13 +28,7 @@ MIN15, MIN60, H24 = 15 * MINUTE_MS, 60 * MINUTE_MS, 24 * 60 * MINUTE_MS
 # A visit waiting longer than this is not looked for when computing past gauges.
 MAX_WAIT_LOOKBACK_MS = 12 * 60 * MINUTE_MS
 
-MINUTE_COLUMNS = [
-    "hall_id", "category", "minute", "issued", "visits_served", "abandoned", "transfers", "called",
-    "within_target", "wait_sum_s", "wait_max_s", "transactions", "handle_sum_s", "handle_ratio_sum",
-    "first_contact", "csat_n", "csat_sum", "csat_satisfied", "audit_n", "audit_sum", "complaints",
-    "complaints_escalated", "queue_len", "longest_wait_s", "active_counters", "est_wait_s",
-]
-_COUNT_FIELDS = MINUTE_COLUMNS[3:22]
+GAUGE_COLUMNS = ["hall_id", "category", "minute", "queue_len", "longest_wait_s", "active_counters", "est_wait_s"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +43,11 @@ class Gauge:
 
 
 class HallBook:
-    def __init__(self, hall: Hall, catalogue: Catalogue):
+    def __init__(self, hall: Hall, catalogue: Catalogue, *, expire_after_ms: int = 30 * MINUTE_MS,
+                 silent_after_ms: int = 15 * MINUTE_MS):
         self.hall = hall
+        self.expire_after_ms = expire_after_ms
+        self.silent_after_ms = silent_after_ms
         self.hall_id = hall.hall_id
         self.catalogue = catalogue
         self.target_s = {c: catalogue.target_wait_s(self.hall_id, c) for c in CATEGORIES}
@@ -57,6 +56,8 @@ class HallBook:
         self.surveys: dict[str, dict] = {}
         self.clocks: dict[str, int] = {}
         self.live_ms = 0  # the latest tick that found this hall live (see Engine.tick)
+        self.gauge_upto = 0  # the latest minute whose queue gauges are due (see Engine._time_passes)
+        self.late_by_day: dict[str, int] = {}  # accepted events later than the grace, per business day
         # sorted indices; every tuple ends with ids so entries are unique and removable
         self.issues = SortedList()      # (issued_ms, visit_id)
         self.calls = SortedList()       # (called_ms, category, wait_s, within, visit_id, seg_no)
@@ -83,21 +84,46 @@ class HallBook:
         """The instant live figures are shown at: the hall's clock, or a later tick."""
         return max(self.now_ms, self.live_ms)
 
+    @property
+    def last_event_ms(self) -> int:
+        """The latest event the hall's own systems sent (queue machine, back office)."""
+        return max(self.clocks.get("tickets", 0), self.clocks.get("transactions", 0))
+
+    def opening(self, ms: int) -> tuple[int, int]:
+        """Opening hours [opens, closes) of the business day holding ``ms``."""
+        return opening_interval_ms(business_day(ms), self.hall.opens, self.hall.closes)
+
+    def expiry_ms(self, issued_ms: int) -> int:
+        return visit_expiry_ms(self.hall, issued_ms, self.expire_after_ms)
+
+    def silent_since(self, at_ms: int) -> int | None:
+        """When the hall went silent (数据中断), if it is silent at ``at_ms``: no event for
+        ``silent_after_ms`` during opening hours."""
+        opens, closes = self.opening(at_ms)
+        if not opens <= at_ms < closes:
+            return None
+        since = max(self.last_event_ms, opens) + self.silent_after_ms
+        return since if at_ms >= since else None
+
     def advance(self, kind: str, ms: int) -> None:
         if ms > self.clocks.get(kind, 0):
             self.clocks[kind] = ms
 
     # ---- applying state ---------------------------------------------------------
+    def derive(self, visit_id: str, steps: list[dict]) -> Visit:
+        """A visit's state as the live view sees it: expired once the view passed its expiry."""
+        return derive(visit_id, self.hall_id, steps, expiry_of=self.expiry_ms, as_of_ms=self.view_ms)
+
     def set_visit(self, visit_id: str, steps: list[dict]) -> Visit:
         """Replace a visit's steps; re-derive it and its index entries."""
         self._drop_entries(visit_id)
-        v = derive(visit_id, self.hall_id, steps)
+        v = self.derive(visit_id, steps)
         self.visits[visit_id] = v
         entries: list[tuple[SortedList, tuple]] = []
         if v.issued_ms is not None:
             entries.append((self.issues, (v.issued_ms, visit_id)))
         for seg in v.segments:
-            if seg.called_ms is not None and (seg.seg_no > 0 or v.issued_ms is not None):
+            if seg.called_ms is not None and v.issued_ms is not None and not v.expired:
                 within = 1 if seg.wait_s <= self.target_s[seg.category] else 0
                 entries.append((self.calls, (seg.called_ms, seg.category, seg.wait_s, within, visit_id, seg.seg_no)))
         for s in v.steps:
@@ -132,35 +158,44 @@ class HallBook:
         self._entries["s:" + survey["id"]] = [(self.survey_times, item)]
         return True
 
-    def purge(self, before_ms: int) -> tuple[list[str], list[str]]:
-        """Forget visits and surveys last touched before ``before_ms``; return their keys."""
-        visits = [vid for vid, v in self.visits.items() if v.last_ms < before_ms and v.open_segment is None]
+    def expire(self, as_of_ms: int) -> list[str]:
+        """Visits still waiting or in service whose expiry has passed at ``as_of_ms`` leave
+        the queue (domain.md §3); returns their ids."""
+        due = [vid for vid, v in self.visits.items()
+               if not v.expired and v.expires_ms is not None and v.expires_ms <= as_of_ms and v.is_open]
+        for vid in due:
+            self.set_visit(vid, list(self.visits[vid].steps))
+        return due
+
+    def forget(self, visit_id: str) -> None:
+        if visit_id in self.visits:
+            self._drop_entries(visit_id)
+            del self.visits[visit_id]
+            self.waiting.pop(visit_id, None)
+
+    def purge(self, before_ms: int, keep: set[str] | frozenset = frozenset()) -> tuple[list[str], list[str]]:
+        """Forget visits that ended, and surveys answered, before ``before_ms`` (except those
+        in ``keep``: not yet written to the store); return their keys. An open visit is kept
+        until it ends or expires, however old."""
+        visits = [vid for vid, v in self.visits.items()
+                  if vid not in keep and v.ended_ms is not None and v.ended_ms < before_ms]
         for vid in visits:
             self._drop_entries(vid)
             del self.visits[vid]
             self.waiting.pop(vid, None)
-        surveys = [sid for sid, s in self.surveys.items() if s["t"] < before_ms]
+        surveys = [sid for sid, s in self.surveys.items() if s["t"] < before_ms and sid not in keep]
         for sid in surveys:
             self._drop_entries("s:" + sid)
             del self.surveys[sid]
         return visits, surveys
 
-    # ---- minutes a change touches -------------------------------------------------
-    @staticmethod
-    def minutes_spanned(v: Visit) -> set[int]:
-        """Every minute from a visit's first event to its last: the minutes whose counts or
-        gauges (it may have been waiting through them) it takes part in."""
-        if not v.steps:
-            return set()
-        first, last = minute_of(v.steps[0]["t"]), minute_of(v.steps[-1]["t"])
-        return set(range(first, last + MINUTE_MS, MINUTE_MS))
-
     # ---- gauges -----------------------------------------------------------------
     def gauges_at(self, t_ms: int) -> dict[str, Gauge]:
         """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``."""
         waiting: dict[str, list[tuple[int, str]]] = {c: [] for c in CATEGORIES}
-        if t_ms >= self.clock("tickets"):
-            # at the hall's clock the waiting index is the answer (every queue event is <= it)
+        if t_ms >= max(self.clock("tickets"), self.clock("transactions")):
+            # at the hall's clock the waiting index is the answer (every event is <= it); a
+            # transaction topic read ahead of the tickets knows calls still in the future
             for cat, since, ticket in self.waiting.values():
                 waiting[cat].append((since, ticket))
         else:
@@ -199,65 +234,18 @@ class HallBook:
         return Gauge(len(waiting), (t_ms - longest[0]) / 1000.0 if longest else 0.0,
                      longest[1] if longest else None, counters, est)
 
-    # ---- minute aggregates ----------------------------------------------------------
-    def minute_rows(self, minute_ms: int) -> list[list]:
-        """The minute's aggregate rows (each category with activity, and ``all``), in
-        :data:`MINUTE_COLUMNS` order without the trailing version."""
-        end = minute_ms + MINUTE_MS
-        acc: dict[str, dict[str, float]] = {}
-
-        def row(cat: str) -> dict[str, float]:
-            return acc.setdefault(cat, dict.fromkeys(_COUNT_FIELDS, 0))
-
-        def add(cat: str | None, field: str, value: float = 1) -> None:
-            for key in ((cat, ALL) if cat else (ALL,)):
-                r = row(key)
-                if field == "wait_max_s":
-                    r[field] = max(r[field], value)
-                else:
-                    r[field] += value
-
-        for issued_ms, vid in self.issues.irange((minute_ms, ""), (end - 1, "\uffff")):
-            v = self.visits[vid]
-            add(v.category, "issued")
-            if v.served:
-                add(v.category, "visits_served")
-            if v.abandoned:
-                add(v.category, "abandoned")
-        for ms, cat, *_ in self.transfers.irange((minute_ms,), (end - 1, "\uffff")):
-            add(cat, "transfers")
-        for ms, cat, wait_s, within, *_ in self.calls.irange((minute_ms,), (end - 1, "\uffff")):
-            add(cat, "called")
-            add(cat, "within_target", within)
-            add(cat, "wait_sum_s", wait_s)
-            add(cat, "wait_max_s", wait_s)
-        for ms, cat, handle, ratio, fcr, *_ in self.txs.irange((minute_ms,), (end - 1, "\uffff")):
-            add(cat, "transactions")
-            add(cat, "handle_sum_s", handle)
-            add(cat, "handle_ratio_sum", ratio)
-            add(cat, "first_contact", fcr)
-        for ms, sid in self.survey_times.irange((minute_ms, ""), (end - 1, "\uffff")):
-            s = self.surveys[sid]
-            cat = s.get("cat") or None
-            if s["kind"] == "customer":
-                add(cat, "csat_n")
-                add(cat, "csat_sum", s["score"])
-                add(cat, "csat_satisfied", 1 if s["score"] >= 9 else 0)
-            else:
-                add(cat, "audit_n")
-                add(cat, "audit_sum", s["score"])
-            if s.get("cmp"):
-                add(cat, "complaints")
-                add(cat, "complaints_escalated", 1 if s.get("sev") == "escalated" else 0)
-        gauges = self.gauges_at(min(end - 1, max(self.now_ms, minute_ms)))
+    # ---- minute gauges -------------------------------------------------------------
+    def gauge_rows(self, minute_ms: int) -> list[list]:
+        """The queue gauges at the end of one minute, in :data:`GAUGE_COLUMNS` order (minute
+        as epoch ms): ``all`` and each category with someone waiting or a counter active.
+        A category that empties gets no row here; the writer zeroes its earlier row."""
+        gauges = self.gauges_at(minute_ms + MINUTE_MS - 1)
         rows = []
         for cat in [*CATEGORIES, ALL]:
             g = gauges[cat]
-            if cat not in acc and g.waiting == 0 and cat != ALL:
-                continue
-            r = acc.get(cat) or dict.fromkeys(_COUNT_FIELDS, 0)
-            rows.append([self.hall_id, cat, minute_ms, *[r[f] for f in _COUNT_FIELDS],
-                         g.waiting, round(g.longest_wait_s, 3), g.active_counters, round(g.est_wait_s, 3)])
+            if cat == ALL or g.waiting or g.active_counters:
+                rows.append([self.hall_id, cat, minute_ms, g.waiting, round(g.longest_wait_s, 3), g.active_counters,
+                             round(g.est_wait_s, 3)])
         return rows
 
     # ---- live figures -----------------------------------------------------------------
@@ -312,6 +300,8 @@ class HallBook:
             "wait_15m": wait_stats(w15).as_dict(), "wait_60m": wait_stats(w60).as_dict(),
             "within_target_60m": _ratio(in60, len(w60)),
             "today": self.day_figures(now),
+            "feed": self.feed_figures(now),
+            "quality_today": self.quality_figures(now),
             "satisfaction_60m": self.satisfaction(now - MIN60, now),
             "complaints_24h": self.complaint_rate(now),
             "handle": self.handle_figures(day_start_ms(now) if now else 0, now, by="category"),
@@ -331,6 +321,31 @@ class HallBook:
         return {"issued": issued, "served": served, "abandoned": abandoned,
                 "abandonment_rate": _ratio(abandoned, issued), "csat_n": sat["n"], "csat_mean": sat["mean"],
                 "csat_satisfied_share": sat["satisfied_share"], "complaints": n, "complaints_escalated": esc}
+
+    def feed_figures(self, now_ms: int) -> dict:
+        """Whether the hall's feed has gone silent (数据中断), as of ``now_ms``."""
+        since = self.silent_since(now_ms) if now_ms else None
+        last = self.last_event_ms
+        return {"silent": since is not None, "silent_since_ms": since, "last_event_ms": last or None}
+
+    def quality_figures(self, now_ms: int) -> dict:
+        """Today's data-quality figures (domain.md §3), from what the worker holds: calls
+        inferred from a start or a transaction, visits expired at closing, minutes the
+        feed was silent in opening hours, events that arrived later than the grace. The
+        stored day figures (``day_metrics``) are the authoritative ones."""
+        if not now_ms:
+            return {"inferred_calls": 0, "expired_visits": 0, "silent_minutes": 0.0, "late_events": 0}
+        start = day_start_ms(now_ms)
+        inferred = sum(1 for v in self.visits.values() if not v.expired for seg in v.segments
+                       if seg.inferred and seg.called_ms is not None and start <= seg.called_ms <= now_ms)
+        expired = sum(1 for v in self.visits.values() if v.expired and v.issued_ms is not None
+                      and start <= v.issued_ms <= now_ms)
+        opens, closes = self.opening(now_ms)
+        times = [s["t"] for v in self.visits.values() for s in v.steps if start <= s["t"] <= now_ms]
+        silent = silent_ms(times, opens, min(closes, now_ms), self.silent_after_ms) if now_ms > opens else 0
+        day = business_day(now_ms).isoformat()
+        return {"inferred_calls": inferred, "expired_visits": expired, "silent_minutes": round(silent / MINUTE_MS, 1),
+                "late_events": self.late_by_day.get(day, 0)}
 
     def satisfaction(self, start_ms: int, end_ms: int) -> dict:
         scores = [s["score"] for s in self.surveys_between(start_ms, end_ms) if s["kind"] == "customer"]

@@ -18,7 +18,7 @@ from faust.web import Request, Response, View
 
 from sinks.store import StoreError, handle_proxy_request
 from streams.alerts import current_advice, current_triggers
-from streams.windows import SHANGHAI
+from streams.windows import SHANGHAI, business_day, opening_interval_ms
 
 STATIC = Path(__file__).resolve().parent / "static"
 LEVEL_RANK = {"critical": 2, "warning": 1}
@@ -41,12 +41,30 @@ def hall_now(ws, hall_id: str) -> dict | None:
                 "queue": {"waiting": 0, "longest_wait_s": 0.0, "longest_ticket_no": None, "active_counters": 0,
                           "est_wait_s": 0.0},
                 "categories": [], "wait_15m": None, "wait_60m": None, "within_target_60m": None,
-                "today": None, "satisfaction_60m": None, "complaints_24h": None, "handle": [], "clerks": []}
+                "today": None, "satisfaction_60m": None, "complaints_24h": None, "handle": [], "clerks": [],
+                "feed": {"silent": False, "silent_since_ms": None, "last_event_ms": None}, "quality_today": None}
     else:
         snap = book.snapshot()
+    snap["feed"] = feed_status(ws, hall, book, snap["feed"])
     snap["as_of"] = iso_ms(snap.pop("as_of_ms"))
     snap["alerts"] = [open_alert(ws, s) for s in ws.engine.open_alerts(hall_id)]
     return snap
+
+
+def feed_status(ws, hall, book, feed: dict) -> dict:
+    """Silent (数据中断) at the hall's own clock, or now: a hall whose events stopped while
+    no tick reaches it any more, or that sent nothing today, is silent in its opening hours
+    as well. ``stale`` says the figures shown are older than the silence threshold."""
+    now = ws.engine.wall_ms()
+    th = ws.engine.rules.for_size_class(hall.size_class)
+    silent_after = int(th.silent_after_min * 60_000)
+    opens, closes = opening_interval_ms(business_day(now), hall.opens, hall.closes)
+    last = feed.get("last_event_ms") or 0
+    since = feed.get("silent_since_ms")
+    if since is None and opens <= now < closes and now >= max(last, opens) + silent_after:
+        since = max(last, opens) + silent_after
+    return {"silent": since is not None, "silent_since": iso_ms(since), "last_event_at": iso_ms(last or None),
+            "stale": bool(book) and now - book.view_ms >= silent_after}
 
 
 def open_alert(ws, s) -> dict:
@@ -64,12 +82,14 @@ def halls_overview(ws) -> list[dict]:
         book = ws.engine.books.get(hall.hall_id)
         g = book.gauges_at(book.view_ms)["all"] if book and book.now_ms else None
         alerts = ws.engine.open_alerts(hall.hall_id)
+        feed = feed_status(ws, hall, book, book.feed_figures(book.view_ms) if book else {})
         worst = max((a.level.value for a in alerts),
                     key=lambda lv: LEVEL_RANK.get(lv, 0), default=None)
         rows.append({"hall_id": hall.hall_id, "name": hall.name, "name_en": hall.name_en, "city": hall.city,
                      "waiting": g.waiting if g else 0, "longest_wait_s": round(g.longest_wait_s, 1) if g else 0.0,
                      "est_wait_s": round(g.est_wait_s, 1) if g else 0.0, "open_alerts": len(alerts),
-                     "worst_level": worst, "as_of": iso_ms(book.view_ms if book else None)})
+                     "worst_level": worst, "as_of": iso_ms(book.view_ms if book else None),
+                     "silent": feed["silent"], "last_event_at": feed["last_event_at"]})
     rows.sort(key=lambda r: (-LEVEL_RANK.get(r["worst_level"], 0), -r["longest_wait_s"], -r["waiting"], r["hall_id"]))
     return rows
 
@@ -106,7 +126,8 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 "deadletters_by_reason": deadletters_by_reason(dead_counts.items()),
                 "sink": {"flushes": ws.flushes, "rows_written": ws.rows_written, "errors": ws.flush_errors,
                          "last_flush_s": round(ws.last_flush_s, 4), "flushing": ws.flushing,
-                         "pending_halls": len(ws.engine.pending), "pending_alerts": len(ws.engine.pending_alerts)},
+                         "pending_halls": len(ws.engine.pending), "pending_alerts": len(ws.engine.pending_alerts),
+                         "inflight_halls": len(ws.engine.inflight)},
                 "halls_with_state": len(ws.engine.books),
             })
 

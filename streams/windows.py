@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -65,3 +65,28 @@ def wait_stats(values: Iterable[float]) -> WaitStats:
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
+
+
+def opening_interval_ms(day: date, opens: time, closes: time) -> tuple[int, int]:
+    """A hall's opening hours on one business day, as epoch milliseconds [opens, closes)."""
+    def at(t: time) -> int:
+        return int(datetime.combine(day, t, SHANGHAI).timestamp() * 1000)
+    return at(opens), at(closes)
+
+
+def visit_expiry_ms(hall, issued_ms: int, after_ms: int) -> int:
+    """A visit still open ``after_ms`` after its hall's closing time on its issue day is
+    expired (domain.md §3). ``hall`` is anything with ``opens`` and ``closes`` times."""
+    return opening_interval_ms(business_day(issued_ms), hall.opens, hall.closes)[1] + after_ms
+
+
+def silent_ms(event_ms: Iterable[int], open_ms: int, close_ms: int, silent_after_ms: int) -> int:
+    """How long, within [open, close), the hall had gone ``silent_after_ms`` without an event
+    (domain.md §3, 数据中断): each gap between consecutive events (the opening and the
+    closing count as bounds) beyond the threshold. Events outside the interval are ignored."""
+    points = sorted(t for t in event_ms if open_ms <= t <= close_ms)
+    total, last = 0, open_ms
+    for t in [*points, close_ms]:
+        total += max(0, t - last - silent_after_ms)
+        last = t
+    return total
