@@ -66,7 +66,7 @@ def bench_engine(halls: int, minutes: float, seed: int) -> None:
         engine.process(m.topic_kind, m.value)
         lat.append(time.perf_counter() - s)
     elapsed = time.perf_counter() - t0
-    from sinks.writer import build_batch
+    from sinks.facts import build_batch
 
     pending, alerts = engine.take_pending()
     s = time.perf_counter()
@@ -76,7 +76,8 @@ def bench_engine(halls: int, minutes: float, seed: int) -> None:
           f"→ {len(msgs) / elapsed:,.0f} events/s")
     print(f"  per message: p50 {pct(lat, .5) * 1e6:.0f} µs, p99 {pct(lat, .99) * 1e6:.0f} µs, "
           f"max {max(lat) * 1e3:.1f} ms; dead letters {engine.counts['dead_letters']}")
-    print(f"  sink batch of everything: {batch.rows:,} rows built in {batch_s:.2f} s")
+    print(f"  sink batch of everything: {len(batch.visits):,} visits, {len(batch.surveys):,} surveys, "
+          f"{len(batch.gauges):,} gauge rows built in {batch_s:.2f} s")
     print(f"  RSS: peak {rss_mb():.0f} MB (before processing {base_rss:.0f} MB)")
 
 

@@ -4,8 +4,8 @@
 (domain.md §2) that the producers would have sent: tickets, transactions, surveys.
 ``seed_store`` feeds them, in event-time order, through the worker's own engine
 (``streams.engine.Engine``, alert rules from config/alerts.toml) and sink
-(``sinks.writer.build_batch`` / ``MetricsWriter``, which also recomputes the hour and day
-roll-ups with ``rollup_hour`` / ``rollup_day``), flushing once per business day. So the
+(``sinks.facts.build_batch`` / ``FactWriter``, which stores the facts and derives the
+minute, hour and day aggregates from them by SQL), in one flush at the end. So the
 visits, wait segments, transactions, surveys, alerts and minute/hour/day metrics in the
 store are exactly what the worker would write for those events. The same arguments always
 give the same events, hence the same rows (the sink's ``version`` columns aside).
@@ -51,7 +51,7 @@ from hallpulse.catalogue import Catalogue
 from hallpulse.config import PROJECT_ROOT
 from schemas.events import Category
 from sinks.store import Store
-from sinks.writer import MetricsWriter, build_batch
+from sinks.facts import FactWriter, build_batch
 from streams.alerts import load_alert_rules
 from streams.engine import Engine
 
@@ -409,9 +409,9 @@ def seed_store(store: Store, catalogue: Catalogue, *, start_day: date, days: int
         if out.dead_letter is not None:
             raise RuntimeError(f"the engine refused a seed event ({out.dead_letter.reason}): {raw!r}")
     batch = build_batch(engine, *engine.take_pending())
-    MetricsWriter(store).write(batch)
-    alerts = batch.alerts
-    minutes = {(r[0], r[1], r[2]) for r in batch.minutes}
+    FactWriter(store, catalogue).write(batch)
+    alerts = [FactWriter._alert_row(e) for e in batch.alerts]
+    minutes = {tuple(r) for r in store.query("SELECT hall_id, category, minute FROM minute_metrics FINAL").rows}
 
     summary["counts"].update(events=len(messages), alert_events=len(alerts), alerts=len({a[0] for a in alerts}),
                              minute_metrics=len(minutes))

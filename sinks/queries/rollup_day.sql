@@ -1,17 +1,53 @@
--- Recompute day_metrics (business day in Asia/Shanghai) for the given halls and days
--- from hour_metrics FINAL (hours never straddle a Shanghai day: its offset is whole hours).
--- Bound parameters: {halls:Array(String)}, {from_day:Date}, {to_day:Date} (to exclusive),
--- {version:UInt64}.
+-- Recompute day_metrics (business day in Asia/Shanghai) from the facts (the fact_values
+-- view) for the given (hall, day) pairs, with the day's data-quality figures: expired
+-- visits, inferred calls, late events, and silent minutes — within the hall's opening
+-- hours, every gap between consecutive ticket or transaction events (opening and closing
+-- as bounds) beyond {silent_after_s} seconds; a closing still ahead of {now} does not
+-- bound a gap yet. A row with no figures left is rewritten with zeros.
+-- Bound parameters: {halls:Array(String)}, {lo:DateTime64(3)}, {hi:DateTime64(3)} (UTC,
+-- half-open, covering the days), {keys:Array(Tuple(String, Date))}, {now:DateTime64(3)},
+-- {silent_after_s:Float64}, {version:UInt64}.
 INSERT INTO day_metrics
-SELECT hall_id, category, toDate(hour, 'Asia/Shanghai') AS day,
-       sum(issued), sum(visits_served), sum(abandoned), sum(transfers), sum(called),
-       sum(within_target), sum(wait_sum_s), max(wait_max_s), sum(transactions),
-       sum(handle_sum_s), sum(handle_ratio_sum), sum(first_contact), sum(csat_n),
-       sum(csat_sum), sum(csat_satisfied), sum(audit_n), sum(audit_sum), sum(complaints),
-       sum(complaints_escalated), max(queue_len_max), max(longest_wait_max_s), max(est_wait_max_s),
+SELECT hall_id, category, toDate(t, 'Asia/Shanghai') AS day,
+       sumIf(value, name = 'issued'), sumIf(value, name = 'visits_served'), sumIf(value, name = 'abandoned'),
+       sumIf(value, name = 'transfers'), sumIf(value, name = 'called'), sumIf(value, name = 'within_target'),
+       sumIf(value, name = 'wait_sum_s'), maxIf(value, name = 'wait_max_s'), sumIf(value, name = 'transactions'),
+       sumIf(value, name = 'handle_sum_s'), sumIf(value, name = 'handle_ratio_sum'),
+       sumIf(value, name = 'first_contact'), sumIf(value, name = 'csat_n'), sumIf(value, name = 'csat_sum'),
+       sumIf(value, name = 'csat_satisfied'), sumIf(value, name = 'audit_n'), sumIf(value, name = 'audit_sum'),
+       sumIf(value, name = 'complaints'), sumIf(value, name = 'complaints_escalated'),
+       maxIf(value, name = 'queue_len'), maxIf(value, name = 'longest_wait_s'), maxIf(value, name = 'est_wait_s'),
+       sumIf(value, name = 'expired_visits'), sumIf(value, name = 'inferred_calls'),
+       sumIf(value, name = 'silent_minutes'), sumIf(value, name = 'late_events'),
        {version:UInt64}
-FROM hour_metrics FINAL
-WHERE hall_id IN {halls:Array(String)}
-  AND hour >= toDateTime({from_day:Date}, 'Asia/Shanghai')
-  AND hour < toDateTime({to_day:Date}, 'Asia/Shanghai')
+FROM
+(
+    SELECT hall_id, category, t, name, value
+    FROM fact_values(halls = {halls:Array(String)}, lo = {lo:DateTime64(3)}, hi = {hi:DateTime64(3)})
+    ARRAY JOIN cats AS category
+    ARRAY JOIN names AS name, vals AS value
+    UNION ALL
+    SELECT hall_id, category, toDateTime64(day, 3, 'Asia/Shanghai'), 'issued', 0.
+    FROM day_metrics FINAL
+    WHERE hall_id IN {halls:Array(String)} AND day >= toDate({lo:DateTime64(3)}, 'Asia/Shanghai')
+      AND day < toDate({hi:DateTime64(3)}, 'Asia/Shanghai')
+    UNION ALL
+    SELECT hall_id, 'all', opens_at, 'silent_minutes',
+           arraySum(arrayMap(g -> greatest(0., g - {silent_after_s:Float64}),
+                    arrayDifference(arraySort(arrayConcat([toFloat64(opens_at)],
+                        arrayFilter(x -> x >= toFloat64(opens_at) AND x <= toFloat64(closes_at), groupArray(ts)),
+                        [toFloat64(closes_at)]))))) / 60
+    FROM
+    (
+        SELECT e.hall_id AS hall_id, toUnixTimestamp64Milli(e.occurred_at) / 1000 AS ts,
+               toDateTime64(concat(toString(toDate(e.occurred_at, 'Asia/Shanghai')), ' ', h.opens, ':00'), 3, 'Asia/Shanghai') AS opens_at,
+               least(toDateTime64(concat(toString(toDate(e.occurred_at, 'Asia/Shanghai')), ' ', h.closes, ':00'), 3, 'Asia/Shanghai'),
+                     {now:DateTime64(3)}) AS closes_at
+        FROM visit_events AS e FINAL
+        INNER JOIN (SELECT hall_id, opens, closes FROM halls FINAL) AS h ON h.hall_id = e.hall_id
+        WHERE e.hall_id IN {halls:Array(String)} AND e.occurred_at >= {lo:DateTime64(3)} AND e.occurred_at < {hi:DateTime64(3)}
+    )
+    GROUP BY hall_id, opens_at, closes_at
+)
+WHERE (hall_id, toDate(t, 'Asia/Shanghai')) IN {keys:Array(Tuple(String, Date))}
 GROUP BY hall_id, category, day

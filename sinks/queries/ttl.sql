@@ -9,3 +9,5 @@ ALTER TABLE alerts MODIFY TTL toDateTime(occurred_at) + INTERVAL {ttl_months} MO
 ALTER TABLE minute_metrics MODIFY TTL minute + INTERVAL {ttl_months} MONTH;
 ALTER TABLE hour_metrics MODIFY TTL hour + INTERVAL {ttl_months} MONTH;
 ALTER TABLE day_metrics MODIFY TTL day + INTERVAL {ttl_months} MONTH;
+ALTER TABLE visit_events MODIFY TTL toDateTime(occurred_at) + INTERVAL {ttl_months} MONTH;
+ALTER TABLE minute_gauges MODIFY TTL minute + INTERVAL {ttl_months} MONTH;

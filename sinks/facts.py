@@ -1,0 +1,311 @@
+"""Writes the facts into ClickHouse and derives the aggregates from them there.
+
+What the worker hands over (:class:`FactBatch`) is *what it accepted*: every event of the
+visits it touched, new surveys, the queue gauges of the minutes that passed, alerts. The
+writer never trusts the worker to hold a visit whole:
+
+1. It reads the visit's events already stored (``visit_events``), adds the ones it lacks
+   (a repeated ``event_id`` is dropped: the first one stays), and re-derives the visit and
+   its wait segments from *all* of them with the same fold the live view uses
+   (``streams/visits.py``). A transaction or a survey that arrives a week after the
+   worker forgot its visit still completes that visit's facts.
+2. It rewrites the minute, hour and day aggregates of every (hall, hour) and (hall, day)
+   the change touched with SQL that the store runs over the facts
+   (``sinks/queries/rollup_*.sql``). Nothing there comes from the worker's memory but the
+   queue gauges, so catching up on a backlog, a replay or a restart in the middle gives
+   the same rows.
+
+Rows go into ReplacingMergeTree tables keyed by natural identity: a retried write, a
+replay, or the same batch written twice leaves the same rows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from hallpulse.catalogue import Catalogue
+from schemas.events import AlertEvent
+from sinks.sql import load_sql
+from sinks.store import Store
+from streams.hallbook import GAUGE_COLUMNS
+from streams.visits import Visit, derive, fold_ms, from_ms
+from streams.windows import MINUTE_MS, SHANGHAI, business_day, visit_expiry_ms
+
+EVENT_COLUMNS = ["hall_id", "visit_id", "event_id", "kind", "occurred_at", "started_at", "category", "to_category",
+                 "ticket_no", "counter_id", "staff_id", "priority", "channel", "business_code", "outcome",
+                 "resolved_first_contact", "late", "received_at"]
+VISIT_COLUMNS = ["visit_id", "hall_id", "category", "ticket_no", "priority", "channel", "issued_at",
+                 "first_called_at", "ended_at", "status", "served", "abandoned", "expired", "segments", "total_wait_s",
+                 "transactions", "inferred_calls", "expires_at", "version"]
+SEGMENT_COLUMNS = ["visit_id", "seg_no", "hall_id", "category", "ticket_no", "waited_from", "called_at", "wait_s",
+                   "target_s", "within_target", "inferred", "counted", "counter_id", "staff_id", "version"]
+TX_COLUMNS = ["event_id", "hall_id", "visit_id", "ticket_no", "counter_id", "staff_id", "category", "business_code",
+              "started_at", "completed_at", "handle_s", "standard_handle_s", "outcome", "resolved_first_contact"]
+SURVEY_COLUMNS = ["event_id", "hall_id", "kind", "visit_id", "staff_id", "category", "channel", "answered_at", "score",
+                  "dimensions", "has_complaint", "complaint_category", "complaint_severity", "complaint_text", "comment",
+                  "late"]
+ALERT_COLUMNS = ["alert_id", "action", "hall_id", "category", "rule", "level", "occurred_at", "opened_at", "triggers",
+                 "figures", "suggested_action"]
+MAX_IN_LIST = 5000  # ids per look-up statement
+HOUR = timedelta(hours=1)
+
+
+@dataclass
+class FactBatch:
+    """What one flush hands to the writer (built on the worker's event loop)."""
+
+    visits: dict[str, tuple[str, list[dict]]] = field(default_factory=dict)  # visit_id -> (hall_id, steps)
+    surveys: list[dict] = field(default_factory=list)                        # masked survey records
+    gauges: list[list] = field(default_factory=list)                         # GAUGE_COLUMNS, minute in ms
+    alerts: list[AlertEvent] = field(default_factory=list)
+    days: set[tuple[str, date]] = field(default_factory=set)                 # re-aggregate although unchanged
+
+    def __bool__(self) -> bool:
+        return bool(self.visits or self.surveys or self.gauges or self.alerts or self.days)
+
+
+@dataclass
+class WriteResult:
+    events: int = 0
+    duplicates: int = 0
+    visits: int = 0
+    segments: int = 0
+    transactions: int = 0
+    surveys: int = 0
+    gauges: int = 0
+    alerts: int = 0
+    hours: int = 0
+    days: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.events + self.visits + self.segments + self.transactions + self.surveys + self.gauges + self.alerts
+
+
+def build_batch(engine, pending: dict, alerts: list[AlertEvent]) -> FactBatch:
+    """Collect from the engine what its pending marks name (see ``streams.engine.Pending``)."""
+    b = FactBatch(alerts=list(alerts))
+    for hall_id, p in pending.items():
+        book = engine.books.get(hall_id)
+        for vid in p.visits:
+            rec = engine.held.get(vid)
+            if rec is not None:
+                b.visits[vid] = (hall_id, list(rec["s"]))
+        if book is None:
+            continue
+        for sid in p.surveys:
+            s = book.surveys.get(sid)
+            if s is not None:
+                b.surveys.append({**s, "h": hall_id})
+        for m in sorted(p.minutes):
+            b.gauges += book.gauge_rows(m)
+        b.days |= {(hall_id, business_day(d)) for d in p.days}
+    return b
+
+
+def _chunks(items: list, n: int = MAX_IN_LIST):
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def _hour(ms: int) -> datetime:
+    return from_ms(ms - ms % 3_600_000).replace(tzinfo=None)
+
+
+class FactWriter:
+    """The store's only writer of facts and aggregates (see the module docstring)."""
+
+    def __init__(self, store: Store, catalogue: Catalogue, *, expire_after_min: float = 30,
+                 silent_after_min: float = 15, batch_rows: int = 5000, wall_ms=None):
+        self.store = store
+        self.catalogue = catalogue
+        self.expire_after_ms = int(expire_after_min * MINUTE_MS)
+        self.silent_after_s = float(silent_after_min * 60)
+        self.batch_rows = batch_rows
+        self.wall_ms = wall_ms or (lambda: int(time.time() * 1000))
+
+    # ---- the steps <-> rows mapping ---------------------------------------------------------
+    @staticmethod
+    def _event_row(hall_id: str, vid: str, s: dict, received: datetime) -> list:
+        return [hall_id, vid, s["id"], s["k"], from_ms(s["t"]), from_ms(s["st"]) if "st" in s else None, s["c"],
+                s.get("to", ""), s.get("tk", ""), s.get("ctr", ""), s.get("stf", ""), s.get("pri", ""),
+                s.get("ch", ""), s.get("bc", ""), s.get("out", ""), int(bool(s.get("fcr"))), int(bool(s.get("lt"))),
+                received]
+
+    @staticmethod
+    def _step(r: tuple) -> dict:
+        (_vid, eid, kind, t, st, cat, to, tk, ctr, stf, pri, ch, bc, out, fcr, late) = r
+        s = {"id": eid, "t": int(t), "k": kind, "c": cat, "tk": tk}
+        for key, val in (("to", to), ("ctr", ctr), ("stf", stf), ("pri", pri), ("ch", ch)):
+            if val:
+                s[key] = val
+        if kind == "tx":
+            s.update(st=int(st), bc=bc, out=out, fcr=bool(fcr))
+        if late:
+            s["lt"] = 1
+        return s
+
+    def _stored_steps(self, halls: list[str], vids: list[str]) -> dict[str, dict[str, dict]]:
+        stored: dict[str, dict[str, dict]] = {}
+        for chunk in _chunks(vids):
+            for r in self.store.query(load_sql("visit_events_get"), {"halls": halls, "visits": chunk}).rows:
+                stored.setdefault(r[0], {}).setdefault(r[1], self._step(r))
+        return stored
+
+    def _visit_rows(self, hall_id: str, v: Visit, version: int) -> tuple[list, list]:
+        if v.issued_ms is None:
+            return [], []
+        counted = not v.expired
+        waits = [s.wait_s for s in v.segments if s.wait_s is not None]
+        first_call = v.segments[0].called_ms if v.segments else None
+        ended = v.ended_ms
+        visit = [v.visit_id, hall_id, v.category, v.ticket_no, v.priority, v.channel, from_ms(v.issued_ms),
+                 from_ms(first_call) if first_call else None, from_ms(ended) if ended else None, v.status,
+                 int(v.served), int(v.abandoned), int(v.expired), len(v.segments), sum(waits), len(v.transactions),
+                 v.inferred_calls, from_ms(v.expires_ms) if v.expires_ms else None, version]
+        segs = []
+        for seg in v.segments:
+            if seg.called_ms is None:
+                continue
+            target = self.catalogue.target_wait_s(hall_id, seg.category)
+            segs.append([v.visit_id, seg.seg_no, hall_id, seg.category, v.ticket_no, from_ms(seg.from_ms),
+                         from_ms(seg.called_ms), seg.wait_s, target, int(seg.wait_s <= target), int(seg.inferred),
+                         int(counted), seg.counter_id, seg.staff_id, version])
+        return [visit], segs
+
+    def _tx_row(self, hall_id: str, vid: str, s: dict) -> list:
+        handle = max(0.0, (s["t"] - s["st"]) / 1000.0)
+        return [s["id"], hall_id, vid, s.get("tk", ""), s.get("ctr", ""), s.get("stf", ""), s["c"], s.get("bc", ""),
+                from_ms(s["st"]), from_ms(s["t"]), handle, self.catalogue.standard_handle_s(hall_id, s["c"]),
+                s.get("out", ""), int(bool(s.get("fcr")))]
+
+    @staticmethod
+    def _survey_row(s: dict) -> list:
+        return [s["id"], s["h"], s["kind"], s.get("vid", ""), s.get("stf", ""), "", s.get("ch", ""), from_ms(s["t"]),
+                s["score"], s.get("dims", {}), int(bool(s.get("cmp"))), s.get("cmp", ""), s.get("sev", ""),
+                s.get("ctext", ""), s.get("cm", ""), int(bool(s.get("lt")))]
+
+    @staticmethod
+    def _alert_row(e: AlertEvent) -> list:
+        return [e.alert_id, e.action.value, e.hall_id, str(e.category), e.rule.value, e.level.value, e.occurred_at,
+                e.opened_at, list(e.triggers), {k: float(v) for k, v in e.figures.items()}, e.suggested_action]
+
+    def _insert(self, table: str, rows: list, cols: list[str]) -> None:
+        for chunk in _chunks(rows, self.batch_rows):
+            self.store.insert(table, chunk, cols)
+
+    # ---- one flush --------------------------------------------------------------------------
+    def write(self, b: FactBatch) -> WriteResult:
+        now_ms = self.wall_ms()
+        received = from_ms(now_ms)
+        res = WriteResult()
+        hours: set[tuple[str, int]] = set()   # (hall, hour start ms)
+        days: set[tuple[str, date]] = set(b.days)
+
+        def touch(hall_id: str, ms: int) -> None:
+            hours.add((hall_id, ms - ms % 3_600_000))
+            days.add((hall_id, business_day(ms)))
+
+        # 1. visits: stored events + what the worker holds, re-derived whole
+        halls = sorted({h for h, _ in b.visits.values()} | {s["h"] for s in b.surveys})
+        vids = sorted(b.visits)
+        stored = self._stored_steps(halls, vids) if vids else {}
+        events, visits, segs, txs = [], [], [], []
+        for vid in vids:
+            hall_id, steps = b.visits[vid]
+            have = stored.get(vid, {})
+            for s in steps:
+                if s["id"] in have:  # stored already (first one wins), or held and written before
+                    continue
+                have[s["id"]] = s
+                events.append(self._event_row(hall_id, vid, s, received))
+                if s["k"] == "tx":
+                    txs.append(self._tx_row(hall_id, vid, s))
+            hall = self.catalogue.by_id[hall_id]
+            v = derive(vid, hall_id, have.values(), as_of_ms=now_ms,
+                       expiry_of=lambda ms, h=hall: visit_expiry_ms(h, ms, self.expire_after_ms))
+            vr, sr = self._visit_rows(hall_id, v, len(have))
+            visits += vr
+            segs += sr
+            for s in have.values():
+                touch(hall_id, s["t"])
+                touch(hall_id, fold_ms(s))
+        # 2. surveys: new ones only; and those of touched visits follow their category
+        surveys = []
+        if b.surveys or vids:
+            known_ids: set[str] = set()
+            sids = [s["id"] for s in b.surveys]
+            for chunk_s in _chunks(sids) if sids else [[]]:
+                for chunk_v in _chunks(vids) if vids else [[]]:
+                    for eid, vid, t in self.store.query(load_sql("surveys_known"),
+                                                        {"halls": halls, "surveys": chunk_s, "visits": chunk_v}).rows:
+                        known_ids.add(eid)
+                        if vid in b.visits:
+                            touch(b.visits[vid][0], int(t))
+            for s in b.surveys:
+                if s["id"] in known_ids:
+                    res.duplicates += 1
+                    continue
+                known_ids.add(s["id"])
+                surveys.append(self._survey_row(s))
+                touch(s["h"], s["t"])
+        # 3. gauges, zeroing a category whose queue emptied since its last row
+        gauges = self._gauges(b.gauges)
+        for row in gauges:
+            touch(row[0], int(row[2].replace(tzinfo=timezone.utc).timestamp() * 1000))
+        version = time.time_ns() // 1000
+        self._insert("visit_events", events, EVENT_COLUMNS)
+        self._insert("visits", visits, VISIT_COLUMNS)
+        self._insert("wait_segments", segs, SEGMENT_COLUMNS)
+        self._insert("transactions", txs, TX_COLUMNS)
+        self._insert("surveys", surveys, SURVEY_COLUMNS)
+        self._insert("minute_gauges", [[*r, version] for r in gauges], GAUGE_COLUMNS + ["version"])
+        self._insert("alerts", [self._alert_row(e) for e in b.alerts], ALERT_COLUMNS)
+        # 4. aggregates, by SQL over the facts
+        self._rollups(hours, days, now_ms, version)
+        res.events, res.visits, res.segments, res.transactions = len(events), len(visits), len(segs), len(txs)
+        res.surveys, res.gauges, res.alerts, res.hours, res.days = (len(surveys), len(gauges), len(b.alerts),
+                                                                    len(hours), len(days))
+        return res
+
+    def _gauges(self, rows: list[list]) -> list[list]:
+        if not rows:
+            return []
+        fresh = {(r[0], r[1], r[2]) for r in rows}
+        minutes = {(r[0], r[2]) for r in rows}
+        lo, hi = min(r[2] for r in rows), max(r[2] for r in rows) + MINUTE_MS
+        halls = sorted({r[0] for r in rows})
+        out = [list(r) for r in rows]
+        for hall_id, cat, minute in self.store.query(load_sql("gauge_keys"), {
+                "halls": halls, "lo": _utc(lo), "hi": _utc(hi)}).rows:
+            minute = int(minute)
+            if (hall_id, minute) in minutes and (hall_id, cat, minute) not in fresh:
+                out.append([hall_id, cat, minute, 0, 0.0, 0, 0.0])
+        for r in out:
+            r[2] = _utc(r[2])
+        return out
+
+    def _rollups(self, hours: set[tuple[str, int]], days: set[tuple[str, date]], now_ms: int, version: int) -> None:
+        if hours:
+            halls = sorted({h for h, _ in hours})
+            lo, hi = min(t for _, t in hours), max(t for _, t in hours) + 3_600_000
+            keys = sorted((h, _utc(t)) for h, t in hours)
+            params = {"halls": halls, "lo": from_ms(lo), "hi": from_ms(hi), "keys": keys, "version": version}
+            self.store.command(load_sql("rollup_minute"), params)
+            self.store.command(load_sql("rollup_hour"), params)
+        if days:
+            halls = sorted({h for h, _ in days})
+            first, last = min(d for _, d in days), max(d for _, d in days)
+            lo = datetime(first.year, first.month, first.day, tzinfo=SHANGHAI)
+            hi = datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + timedelta(days=1)
+            self.store.command(load_sql("rollup_day"), {
+                "halls": halls, "lo": lo.astimezone(timezone.utc), "hi": hi.astimezone(timezone.utc),
+                "keys": sorted(days), "now": from_ms(now_ms), "silent_after_s": self.silent_after_s,
+                "version": version})
+
+
+def _utc(ms: int) -> datetime:
+    """A naive UTC datetime for ``DateTime('UTC')`` columns and parameters."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None)
