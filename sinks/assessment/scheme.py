@@ -81,6 +81,9 @@ class Scheme(BaseModel):
 
     indicators: list[Indicator]
     grades: list[Grade]
+    # A hall is graded only when its indicators with enough sample carry at least this share
+    # of the scheme's weight; otherwise it is listed as not assessed (不参评, domain.md §5).
+    min_graded_weight_share: float = Field(default=0.5, gt=0, le=1)
     failures: FailureRules = FailureRules()
     appeals: AppealRules = AppealRules()
 

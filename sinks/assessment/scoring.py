@@ -139,7 +139,7 @@ def score_hall(scheme: Scheme, fig: HallFigures) -> HallResult:
         scores.append(IndicatorScore(ind.key, v, n, sm, w, pts))
     total = grade = grade_en = None
     failing = False
-    if usable_weight > 0:
+    if usable_weight > 0 and usable_weight >= scheme.min_graded_weight_share * sum(i.weight for i in inds):
         total = round(sum(s.points for s in scores), 2)
         g = scheme.grade_for(total)
         grade, grade_en, failing = g.name_zh, g.name_en, g.failing
