@@ -34,6 +34,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "streams" / "static"
 
 HALL = "JS-NJ-0001"
 QUIET_HALL = "JS-NJ-0002"
+SILENT_HALL = "JS-NJ-0003"
 # Figures "of today" in the halls' time zone, so the page shows the time without a date.
 TODAY = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
 AS_OF = f"{TODAY}T09:15:02+08:00"
@@ -102,6 +103,9 @@ BUSY_HALL = {
     "complaints_24h": {"complaints": 4, "escalated": 1, "served": 610, "per_10k": 65.6},
     "handle": [{"category": "open_account", "n": 40, "mean_s": 1020.0, "first_contact_rate": 0.9}],
     "clerks": [{"staff_id": "S0101", "n": 22, "mean_s": 610.0, "first_contact_rate": 0.95}],
+    "feed": {"silent": False, "silent_since": None, "last_event_at": AS_OF, "stale": False},
+    # a busy day with a few data-quality figures (domain.md §3): the small line is shown
+    "quality_today": {"inferred_calls": 3, "expired_visits": 1, "silent_minutes": 0.0, "late_events": 12},
     # the warning first: the page must still put the critical alert on top
     "alerts": [WARNING_ALERT, CRITICAL_ALERT],
 }
@@ -125,7 +129,47 @@ QUIET = {
     "satisfaction_60m": {"n": 8, "mean": 9.4, "satisfied_share": 0.88},
     "complaints_24h": {"complaints": 0, "escalated": 0, "served": 260, "per_10k": 0.0},
     "handle": [], "clerks": [],
+    "feed": {"silent": False, "silent_since": None, "last_event_at": AS_OF, "stale": False},
+    "quality_today": {"inferred_calls": 0, "expired_visits": 0, "silent_minutes": 0.0, "late_events": 0},
     "alerts": [],
+}
+
+# The feed alert (rule ``feed``, streams/alerts.py evaluate_feed) as GET /now shows it.
+FEED_ALERT = {
+    "alert_id": "JS-NJ-0003:all:feed:0902",
+    "rule": "feed", "category": "all", "level": "warning",
+    "opened_at": f"{TODAY}T09:02:10+08:00",
+    "triggers": ["no_event>=15min"],
+    "figures": {"silent_min": 28.0, "last_event_age_min": 28.0, "silent_from_ms": 1.0},
+    "suggested_action": "检查取号机与网络连接，确认排队数据上报正常",
+    "suggested_action_en": "Check the queue machine and network link; make sure queue data is being sent",
+}
+
+# A hall whose feed went silent (数据中断) at 09:02:10: the last event came at 08:47:10,
+# its last figures look like a calm queue, and they must not be shown as one.
+LAST_EVENT = f"{TODAY}T08:47:10+08:00"
+SILENT = {
+    "hall_id": SILENT_HALL, "name": "南京河西营业厅", "name_en": "Nanjing hall 3", "city": "南京",
+    "size_class": "large", "as_of": LAST_EVENT,
+    "queue": {"waiting": 2, "longest_wait_s": 120.0, "longest_ticket_no": "A004",
+              "active_counters": 3, "est_wait_s": 90.0},
+    "categories": [
+        _cat("consult", 2, 120.0, "A004", 90.0, 2, 600.0, 1.0),
+        _cat("payment", 0, None, None, 0.0, 1, 600.0, 1.0),
+    ],
+    "wait_15m": _wait(3, 100.0, 90.0, 150.0, 160.0),
+    "wait_60m": _wait(10, 110.0, 100.0, 160.0, 200.0),
+    "within_target_60m": 1.0,
+    "today": {"issued": 21, "served": 18, "abandoned": 0, "abandonment_rate": 0.0,
+              "csat_n": 5, "csat_mean": 9.0, "csat_satisfied_share": 0.8,
+              "complaints": 0, "complaints_escalated": 0},
+    "satisfaction_60m": {"n": 2, "mean": 9.0, "satisfied_share": 0.5},
+    "complaints_24h": {"complaints": 0, "escalated": 0, "served": 40, "per_10k": 0.0},
+    "handle": [], "clerks": [],
+    "feed": {"silent": True, "silent_since": f"{TODAY}T09:02:10+08:00", "last_event_at": LAST_EVENT,
+             "stale": True},
+    "quality_today": {"inferred_calls": 2, "expired_visits": 0, "silent_minutes": 13.4, "late_events": 0},
+    "alerts": [FEED_ALERT],
 }
 
 # A hall the worker knows from the catalogue but has no events for yet: nulls everywhere.
@@ -137,6 +181,8 @@ EMPTY = {
               "est_wait_s": 0.0},
     "categories": [], "wait_15m": None, "wait_60m": None, "within_target_60m": None,
     "today": None, "satisfaction_60m": None, "complaints_24h": None, "handle": [], "clerks": [],
+    "feed": {"silent": False, "silent_since": None, "last_event_at": None, "stale": False},
+    "quality_today": None,
     "alerts": [],
 }
 
@@ -145,15 +191,21 @@ HALLS = {
     "halls": [  # worst first, as the API promises
         {"hall_id": HALL, "name": "南京新街口营业厅", "name_en": "Nanjing hall 1", "city": "南京",
          "waiting": 59, "longest_wait_s": 1380.0, "est_wait_s": 600.0, "open_alerts": 2,
-         "worst_level": "critical"},
+         "worst_level": "critical", "silent": False, "last_event_at": AS_OF},
         {"hall_id": "JS-SZ-0001", "name": "苏州观前街营业厅", "name_en": "Suzhou hall 1", "city": "苏州",
          "waiting": 16, "longest_wait_s": 660.0, "est_wait_s": 420.0, "open_alerts": 1,
-         "worst_level": "warning"},
+         "worst_level": "warning", "silent": False, "last_event_at": AS_OF},
         {"hall_id": QUIET_HALL, "name": "南京鼓楼营业厅", "name_en": "Nanjing hall 2", "city": "南京",
          "waiting": 3, "longest_wait_s": 180.0, "est_wait_s": 120.0, "open_alerts": 0,
-         "worst_level": None},
+         "worst_level": None, "silent": False, "last_event_at": AS_OF},
+        # silent, and (before its feed alert opened) without an alert: the API lists it
+        # after the quiet hall; the page must not rank it, nor mark it, as 正常
+        {"hall_id": SILENT_HALL, "name": "南京河西营业厅", "name_en": "Nanjing hall 3", "city": "南京",
+         "waiting": 2, "longest_wait_s": 120.0, "est_wait_s": 90.0, "open_alerts": 0,
+         "worst_level": None, "silent": True, "last_event_at": LAST_EVENT},
     ],
 }
+ALL_HALLS = [HALL, "JS-SZ-0001", SILENT_HALL, QUIET_HALL]  # as the page orders them
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -177,7 +229,7 @@ class LobbyServer(ThreadingHTTPServer):
         self.fail_api = False
         self.halls = copy.deepcopy(HALLS)
         self.now = {HALL: copy.deepcopy(BUSY_HALL), QUIET_HALL: copy.deepcopy(QUIET),
-                    EMPTY_HALL: copy.deepcopy(EMPTY)}
+                    EMPTY_HALL: copy.deepcopy(EMPTY), SILENT_HALL: copy.deepcopy(SILENT)}
         self.requests: list[str] = []
 
     def url(self, path: str = "/lobby/", **query) -> str:
@@ -510,10 +562,11 @@ def test_no_data_yet_shows_a_retry_message(chromium_driver, lobby):
 def test_picker_lists_halls_worst_first_and_opens_a_hall(chromium_driver, lobby):
     d = chromium_driver
     d.get(lobby.url("/lobby/"))
-    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 3, message="picker not shown")
+    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 4, message="picker not shown")
     rows = css_all(d, "#picker li")
-    assert [r.get_attribute("data-hall-id") for r in rows] == [HALL, "JS-SZ-0001", QUIET_HALL]
-    assert [r.get_attribute("data-level") for r in rows] == ["critical", "warning", "normal"]
+    assert [r.get_attribute("data-hall-id") for r in rows] == ALL_HALLS
+    assert [r.get_attribute("data-level") for r in rows] == ["critical", "warning", "normal", "normal"]
+    assert [r.get_attribute("data-state") for r in rows] == ["critical", "warning", "silent", "normal"]
     assert "南京新街口营业厅" in rows[0].text and "严重" in rows[0].text
     assert "23 分钟" in rows[0].text
     assert text(d, "#hall-name") == "选择营业厅"
@@ -521,8 +574,9 @@ def test_picker_lists_halls_worst_first_and_opens_a_hall(chromium_driver, lobby)
     # even if a future API forgot its order, a critical hall never sinks below a quiet one
     lobby.halls["halls"].reverse()
     d.get(lobby.url("/lobby/", lang="en"))
-    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 3 and "Nanjing hall" in text(d, "#picker"))
-    assert [r.get_attribute("data-hall-id") for r in css_all(d, "#picker li")] == [HALL, "JS-SZ-0001", QUIET_HALL]
+    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 4 and "Nanjing hall" in text(d, "#picker"))
+    assert [r.get_attribute("data-hall-id") for r in css_all(d, "#picker li")] == [
+        HALL, "JS-SZ-0001", SILENT_HALL, QUIET_HALL]
 
     css(d, f'#picker li[data-hall-id="{HALL}"] a').click()
     wait_for(d, lambda d: css_all(d, "#main .layout"))
@@ -537,7 +591,7 @@ def test_unknown_hall_says_so_and_links_back(chromium_driver, lobby):
     wait_for(d, lambda d: css_all(d, "#not-found"))
     assert "未找到营业厅 JS-XX-9999" in text(d, "#not-found")
     css(d, "#not-found a").click()
-    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 3)
+    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 4)
     assert_no_js_errors(d, "404")
 
 
@@ -586,10 +640,190 @@ def test_big_screen_1920x1080_fits_without_scrolling(chromium_driver, lobby, tmp
 
     # the picker at the same size
     d.get(lobby.url("/lobby/", lang=lang))
-    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 3)
+    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 4)
     time.sleep(0.2)
     picker = tmp_path / f"lobby-picker-{lang}-1920x1080.png"
     assert d.save_screenshot(str(picker))
     if keep:
         shutil.copy(picker, Path(keep) / picker.name)
+    assert_no_js_errors(d)
+
+
+# --------------------------------------------------------------------------- feed and data quality
+
+
+def test_silent_feed_shows_interruption_and_marks_the_queue_stale(chromium_driver, lobby):
+    """数据中断 (domain.md §3): a banner with the last data's time; the last figures stay on
+    screen marked stale, and nothing reads as a calm 正常 queue."""
+    d = chromium_driver
+    open_hall(d, lobby, hall=SILENT_HALL)
+
+    banner = css(d, "#feed-banner")
+    assert banner.is_displayed()
+    assert text(d, "#feed-banner .feed-banner__title") == "数据中断"
+    assert text(d, '#feed-banner [data-field="feed-last"]') == "最后数据 08:47"
+    assert d.execute_script("return document.body.getAttribute('data-feed')") == "silent"
+
+    # the totals are marked as the figures of 08:47, shown dimmed
+    assert "截至 08:47" in text(d, "#h-totals")
+    assert "is-feed-stale" in css(d, "section.totals").get_attribute("class")
+    assert text(d, '[data-field="total-waiting"] .tile__value') == "2"
+    dim = rgb(css(d, '[data-field="total-waiting"] .tile__value').value_of_css_property("color"))
+    bright = rgb(css(d, "#hall-name").value_of_css_property("color"))
+    assert dim != bright
+
+    # a category that looked fine is 数据中断, not 正常, and no card is green
+    cards = css_all(d, "article.cat")
+    assert [c.get_attribute("data-state") for c in cards] == ["silent", "silent"]
+    assert all(c.get_attribute("data-stale") == "true" for c in cards)
+    assert [c.find_element("css selector", ".cat__state").text.strip() for c in cards] == ["数据中断"] * 2
+    assert not css_all(d, '[data-state="normal"]')
+    assert "正常" not in text(d, "section.totals") + text(d, "section.cats")
+    for c in cards:
+        r, g, b = rgb(c.value_of_css_property("border-top-color"))
+        assert not (g > r + 40 and g > b + 40), "a stale category must not be green"
+
+    # the feed alert: rule, trigger with the current silence, and its action
+    [alert] = css_all(d, "article.alert")
+    assert alert.get_attribute("data-level") == "warning"
+    assert "全厅 · 数据中断" in alert.find_element("css selector", ".alert__what").text
+    assert [e.text.strip() for e in alert.find_elements("css selector", ".alert__trigger")] == [
+        "无新数据 28 分钟 ≥ 15 分钟"]
+    assert "检查取号机与网络连接" in alert.text
+
+    # English
+    css(d, "#lang-toggle").click()
+    wait_for(d, lambda d: text(d, "#feed-banner .feed-banner__title") == "Feed interrupted")
+    assert text(d, '#feed-banner [data-field="feed-last"]') == "last data 08:47"
+    assert "as of 08:47" in text(d, "#h-totals")
+    assert text(d, 'article.cat[data-category="consult"] .cat__state') == "Feed down"
+    alert = css(d, "article.alert")
+    assert "Whole hall · Feed interrupted" in alert.text
+    assert "no data 28 min ≥ 15 min" in alert.text
+    assert "Check the queue machine" in alert.text
+    assert_no_js_errors(d)
+
+
+def test_silent_feed_without_an_alert_is_not_all_clear(chromium_driver, lobby):
+    d = chromium_driver
+    lobby.now[SILENT_HALL]["alerts"] = []
+    lobby.now[SILENT_HALL]["feed"]["last_event_at"] = "2026-01-05T17:59:30+08:00"  # yesterday or before
+    open_hall(d, lobby, hall=SILENT_HALL)
+    assert not css_all(d, ".alerts__ok")
+    assert text(d, ".alerts__unknown") == "数据中断，无法判断排队情况"
+    assert text(d, '#feed-banner [data-field="feed-last"]') == "最后数据 2026-01-05 17:59"
+    # no event at all: says so instead of a time
+    lobby.now[SILENT_HALL]["feed"]["last_event_at"] = None
+    open_hall(d, lobby, hall=SILENT_HALL, lang="en")
+    wait_for(d, lambda d: text(d, '#feed-banner [data-field="feed-last"]') == "no data today")
+    assert_no_js_errors(d)
+
+
+def test_live_feed_has_no_banner_and_an_older_api_without_feed_still_renders(chromium_driver, lobby):
+    d = chromium_driver
+    open_hall(d, lobby, hall=QUIET_HALL)
+    assert not css_all(d, "#feed-banner")
+    assert text(d, ".alerts__ok").endswith("暂无排队预警")
+    assert [e.get_attribute("data-state") for e in css_all(d, "article.cat")] == ["normal"] * 3
+    del lobby.now[QUIET_HALL]["feed"], lobby.now[QUIET_HALL]["quality_today"]
+    open_hall(d, lobby, hall=QUIET_HALL, poll=1)
+    assert not css_all(d, "#feed-banner") and not css_all(d, "#quality")
+    assert_no_js_errors(d)
+
+
+def test_feed_alert_close_trigger_is_labelled():
+    """``event_received`` (the close of a feed alert) has a label in both languages, as
+    have the rule and its trigger: checked in the i18n file itself."""
+    src = (STATIC_DIR / "i18n.js").read_text(encoding="utf-8")
+    for needle in ("feed: '数据中断'", "feed: 'Feed interrupted'", "no_event: '无新数据'", "no_event: 'no data'",
+                   "event_received: '已收到新数据'", "event_received: 'data received again'"):
+        assert needle in src
+
+
+def test_data_quality_line_shows_only_when_a_figure_is_not_zero(chromium_driver, lobby):
+    d = chromium_driver
+    open_hall(d, lobby)  # 3 inferred calls, 1 expired visit, 0 silent minutes, 12 late events
+    line = text(d, "#quality")
+    assert line.replace("\n", " ") == "数据质量：推断叫号 3 · 过期未叫 1 · 数据中断 0 分钟 · 迟到数据 12"
+    set_items = [e.get_attribute("data-field") for e in css_all(d, "#quality .quality__item--set")]
+    assert set_items == ["quality-inferred", "quality-expired", "quality-late"]
+
+    css(d, "#lang-toggle").click()
+    wait_for(d, lambda d: text(d, "#quality").startswith("Data quality:"))
+    assert text(d, "#quality").replace("\n", " ") == (
+        "Data quality: inferred calls 3 · expired 1 · silent 0 min · late events 12")
+
+    # all zero (the quiet hall), or none (a hall without state): no line
+    open_hall(d, lobby, hall=QUIET_HALL)
+    assert not css_all(d, "#quality")
+    open_hall(d, lobby, hall=EMPTY_HALL)
+    assert not css_all(d, "#quality")
+
+    # silent minutes alone are enough, rounded to whole minutes
+    open_hall(d, lobby, hall=SILENT_HALL, lang="zh")
+    assert "数据中断 13 分钟" in text(d, "#quality") and "推断叫号 2" in text(d, "#quality")
+    assert_no_js_errors(d)
+
+
+def test_picker_marks_silent_halls_and_does_not_rank_them_normal(chromium_driver, lobby):
+    d = chromium_driver
+    d.get(lobby.url("/lobby/"))
+    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 4)
+    row = css(d, f'#picker li[data-hall-id="{SILENT_HALL}"]')
+    assert row.get_attribute("data-feed") == "silent" and row.get_attribute("data-state") == "silent"
+    assert row.find_element("css selector", ".pick__badge").text.strip() == "数据中断"
+    assert "最后数据 08:47" in row.text
+    assert css(row, '[data-field="feed-last"]').text.strip() == "· 最后数据 08:47"
+    ids = [r.get_attribute("data-hall-id") for r in css_all(d, "#picker li")]
+    assert ids.index(SILENT_HALL) < ids.index(QUIET_HALL)
+    # a silent hall with an open critical alert keeps its critical badge, and its mark
+    lobby.halls["halls"][0]["silent"] = True
+    d.get(lobby.url("/lobby/", lang="en"))
+    wait_for(d, lambda d: "Nanjing hall" in text(d, "#picker"))
+    first = css(d, "#picker li")
+    assert first.get_attribute("data-state") == "critical" and first.get_attribute("data-feed") == "silent"
+    assert "Feed interrupted" in first.text and "last data 09:15" in first.text
+    assert_no_js_errors(d)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_silent_hall_1920x1080_fits_without_scrolling(chromium_driver, lobby, tmp_path, lang):
+    d = chromium_driver
+    set_viewport(d, 1920, 1080)
+    open_hall(d, lobby, hall=SILENT_HALL, lang=lang)
+    time.sleep(0.3)
+    shot = tmp_path / f"lobby-silent-{lang}-1920x1080.png"
+    assert d.save_screenshot(str(shot))
+    keep = os.environ.get("HALLPULSE_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
+    size = d.execute_script(
+        "const e = document.documentElement; return [e.scrollWidth, e.scrollHeight];")
+    assert size[0] <= 1920 and size[1] <= 1080, size
+    clipped = d.execute_script(
+        "return [...document.querySelectorAll('.feed-banner, .feed-banner span, .cat__state, .tile__value,"
+        " .panel__title, .quality, .alert__action-text')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className + ': ' + e.textContent);")
+    assert clipped == []
+    # every state badge inside its card
+    outside = d.execute_script(
+        "return [...document.querySelectorAll('.cat')].filter(c => { const b = c.querySelector('.cat__state')"
+        ".getBoundingClientRect(), r = c.getBoundingClientRect(); return b.right > r.right || b.left < r.left; })"
+        ".map(c => c.dataset.category);")
+    assert outside == []
+
+    # the picker: a silent hall's badge stays in its column
+    d.get(lobby.url("/lobby/", lang=lang))
+    wait_for(d, lambda d: len(css_all(d, "#picker li")) == 4)
+    time.sleep(0.2)
+    picker = tmp_path / f"lobby-picker-silent-{lang}-1920x1080.png"
+    assert d.save_screenshot(str(picker))
+    if keep:
+        shutil.copy(picker, Path(keep) / picker.name)
+    overlap = d.execute_script(
+        "return [...document.querySelectorAll('#picker li')].filter(li => li.querySelector('.pick__badge')"
+        ".getBoundingClientRect().right > li.querySelector('.pick__hall').getBoundingClientRect().left)"
+        ".map(li => li.dataset.hallId);")
+    assert overlap == []
     assert_no_js_errors(d)

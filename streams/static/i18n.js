@@ -58,9 +58,23 @@
       none: '—',
       minutes: '{n} 分钟',
       underMinute: '不足 1 分钟',
+      // The hall's feed (数据中断, domain.md §3): no ticket or transaction event for 15 min
+      // of opening hours. Its figures are the last ones received, not a calm queue.
+      feedSilent: '数据中断',
+      feedLast: '最后数据 {t}',
+      feedNever: '今日无数据',
+      feedHint: '排队数据已停止上报，以下数字可能已过时',
+      feedAsOf: '截至 {t}',
+      feedNoAlerts: '数据中断，无法判断排队情况',
+      quality: '数据质量',
+      qualityInferred: '推断叫号',
+      qualityExpired: '过期未叫',
+      qualitySilent: '数据中断',
+      qualityLate: '迟到数据',
+      qualityHint: '推断叫号：叫号事件缺失，按开始办理或交易时间计；过期未叫：闭厅 30 分钟后仍在等候，不计入等候与弃号；数据中断：营业时间内超过 15 分钟无数据；迟到数据：超过 10 分钟宽限才到达，照常计入统计',
       level: { warning: '预警', critical: '严重' },
-      state: { normal: '正常', warning: '预警', critical: '严重' },
-      rule: { queue: '排队', complaint_spike: '投诉激增' },
+      state: { normal: '正常', warning: '预警', critical: '严重', silent: '数据中断' },
+      rule: { queue: '排队', complaint_spike: '投诉激增', feed: '数据中断' },
       category: {
         consult: '业务咨询',
         open_account: '开户入网',
@@ -77,7 +91,9 @@
         estimated_wait: '预计等候',
         complaints: '{w} 分钟内投诉',
         complaints_nowindow: '投诉',
-        escalated_complaints: '升级投诉'
+        escalated_complaints: '升级投诉',
+        no_event: '无新数据',
+        event_received: '已收到新数据'
       }
     },
 
@@ -134,9 +150,21 @@
       none: '—',
       minutes: '{n} min',
       underMinute: '< 1 min',
+      feedSilent: 'Feed interrupted',
+      feedLast: 'last data {t}',
+      feedNever: 'no data today',
+      feedHint: 'Queue data has stopped arriving; the figures below may be out of date',
+      feedAsOf: 'as of {t}',
+      feedNoAlerts: 'Feed interrupted: the queue cannot be judged',
+      quality: 'Data quality',
+      qualityInferred: 'inferred calls',
+      qualityExpired: 'expired',
+      qualitySilent: 'silent',
+      qualityLate: 'late events',
+      qualityHint: 'inferred calls: call event missing, the service start or transaction stands for it; expired: still waiting 30 min after closing, counted in no wait or abandonment; silent: minutes of opening hours beyond 15 without data; late events: arrived after the 10-minute grace, still counted',
       level: { warning: 'Warning', critical: 'Critical' },
-      state: { normal: 'Normal', warning: 'Warning', critical: 'Critical' },
-      rule: { queue: 'Queue', complaint_spike: 'Complaint spike' },
+      state: { normal: 'Normal', warning: 'Warning', critical: 'Critical', silent: 'Feed down' },  // a badge: short
+      rule: { queue: 'Queue', complaint_spike: 'Complaint spike', feed: 'Feed interrupted' },
       category: {
         consult: 'Enquiries',
         open_account: 'New accounts',
@@ -153,7 +181,9 @@
         estimated_wait: 'est. wait',
         complaints: 'complaints in {w} min',
         complaints_nowindow: 'complaints',
-        escalated_complaints: 'escalated complaints'
+        escalated_complaints: 'escalated complaints',
+        no_event: 'no data',
+        event_received: 'data received again'
       }
     }
   };

@@ -5,6 +5,11 @@
  *   open queue alerts (排队预警) and today's figures;
  * /lobby/ without hall= : a picker from GET /api/halls, worst hall first.
  *
+ * A hall whose feed is silent (数据中断: `feed.silent`, domain.md §3) shows a banner with
+ * the time of its last data, and its queue figures are marked as the last ones received,
+ * never as a calm 正常 queue. Today's data-quality figures (`quality_today`) appear as a
+ * small line when any of them is not zero.
+ *
  * Plain browser JavaScript, no framework, no network access beyond this origin.
  * Everything from the API is put into the page with textContent, never as HTML.
  */
@@ -188,10 +193,22 @@
 
   function rankName(rank) { return rank >= 2 ? 'critical' : rank === 1 ? 'warning' : 'normal'; }
 
+  /** The hall's feed as the page uses it; an API without `feed` (older worker) is not silent. */
+  function feedOf(d) {
+    var f = (d && d.feed) || {};
+    return { silent: f.silent === true, stale: f.stale === true, lastAt: f.last_event_at || null,
+      since: f.silent_since || null };
+  }
+
+  /** "最后数据 09:02" (with the date when not today), or "今日无数据" without any event. */
+  function lastDataText(iso) {
+    return iso ? t('feedLast', { t: fmtClock(iso, false) }) : t('feedNever');
+  }
+
   /** Colour state of one category: wait against its target (≥ target warning, ≥ 2× target
    * critical, as the default 10/20 min rules of §4), raised to the level of any open alert
    * for that category (which also covers the waiting-count rules). */
-  function categoryState(c, alerts) {
+  function categoryState(c, alerts, silent) {
     var rank = 0;
     var target = c.target_wait_s;
     if (isNum(target) && target > 0) {
@@ -202,6 +219,9 @@
     (alerts || []).forEach(function (a) {
       if (a && a.category === c.category) rank = Math.max(rank, levelRank(a.level));
     });
+    // A silent feed: the last figures say nothing about the queue now, so a queue that
+    // looked fine is shown as 数据中断, not 正常 (a warning or worse stays what it was).
+    if (silent && rank === 0) return 'silent';
     return rankName(rank);
   }
 
@@ -231,12 +251,18 @@
     estimated_wait: ['estimated_wait', ['estimated_wait_s', 'est_wait_s']],
     est_wait: ['estimated_wait', ['est_wait_s', 'estimated_wait_s']],
     complaints: ['complaints', ['complaints_in_window', 'complaints']],
-    escalated_complaints: ['escalated_complaints', ['escalated_in_window', 'escalated']]
+    escalated_complaints: ['escalated_complaints', ['escalated_in_window', 'escalated']],
+    // feed rule (数据中断): "no_event>=15min"; its figures are in minutes, not seconds
+    no_event: ['no_event', ['silent_min', 'last_event_age_min'], 'min']
   };
+  // triggers without a condition (e.g. the feed alert's close: "event_received")
+  var PLAIN_TRIGGERS = { event_received: 'event_received' };
 
   /** "longest_wait>=20min" with figures {longest_wait_s: 1380} -> "最长等候 23 分钟 ≥ 20 分钟".
    * Unknown forms are shown as sent. */
   function describeTrigger(raw, figures) {
+    var plain = PLAIN_TRIGGERS[String(raw).trim()];
+    if (plain) return t('trigger.' + plain);
     var m = TRIGGER_RE.exec(String(raw));
     if (!m) return String(raw);
     var name = m[1], win = m[2], op = m[3], value = parseFloat(m[4]), unit = m[5] || null;
@@ -256,6 +282,7 @@
       if (figures && isNum(figures[f])) { current = figures[f]; return true; }
       return false;
     });
+    if (current != null && spec[2] === 'min') current *= 60;  // shown as seconds below
     var parts = [label];
     if (current != null) parts.push(isTime ? fmtMinutes(current) : fmtInt(current));
     parts.push(OPS[op] + ' ' + fmt(value, unit));
@@ -288,10 +315,13 @@
 
   function renderTotals(d) {
     var q = d.queue || {};
+    var feed = feedOf(d);
     var longestSub = q.longest_ticket_no ? t('ticket', { no: q.longest_ticket_no }) : null;
     var mean60 = d.wait_60m && isNum(d.wait_60m.mean_s) ? t('mean60') + ' ' + fmtMinutes(d.wait_60m.mean_s) : null;
-    return el('section', { class: 'panel totals', 'aria-labelledby': 'h-totals' },
-      el('h2', { class: 'panel__title', id: 'h-totals', text: t('queueNow') }),
+    return el('section', { class: 'panel totals' + (feed.silent ? ' is-feed-stale' : ''), 'aria-labelledby': 'h-totals' },
+      el('h2', { class: 'panel__title', id: 'h-totals' }, t('queueNow'),
+        feed.silent ? el('span', { class: 'panel__stale', 'data-field': 'totals-stale',
+          text: feed.lastAt ? t('feedAsOf', { t: fmtClock(feed.lastAt, false) }) : t('feedNever') }) : null),
       el('div', { class: 'tiles tiles--totals' },
         tile(t('waiting'), fmtInt(q.waiting), null, 'total-waiting', 'tile--big'),
         tile(t('longestWait'), fmtMinutes(q.longest_wait_s), longestSub, 'total-longest'),
@@ -306,8 +336,8 @@
       el('dd', { class: 'fact__value' }, el('span', { text: value }), extra || null));
   }
 
-  function renderCategory(c, alerts) {
-    var state = categoryState(c, alerts);
+  function renderCategory(c, alerts, silent) {
+    var state = categoryState(c, alerts, silent);
     var idle = !(c.waiting > 0);
     var ticket = c.longest_ticket_no
       ? el('span', { class: 'fact__ticket', 'data-field': 'ticket', text: c.longest_ticket_no })
@@ -317,8 +347,8 @@
       isNum(c.within_target_60m) ? el('span', { class: 'cat__within', text: t('withinTarget', { p: fmtPct(c.within_target_60m) }) }) : null
     ].filter(Boolean);
     return el('article', {
-      class: 'cat cat--' + state + (idle ? ' cat--idle' : ''),
-      'data-category': c.category, 'data-state': state
+      class: 'cat cat--' + state + (idle ? ' cat--idle' : '') + (silent ? ' cat--stale' : ''),
+      'data-category': c.category, 'data-state': state, 'data-stale': silent ? 'true' : null
     },
       el('h3', { class: 'cat__name', text: catName(c.category) }),
       el('div', { class: 'cat__row' },
@@ -335,11 +365,12 @@
 
   function renderCategories(d) {
     var cats = sortedCategories(d.categories);
+    var silent = feedOf(d).silent;
     return el('section', { class: 'panel cats', 'aria-labelledby': 'h-cats' },
       el('h2', { class: 'panel__title', id: 'h-cats', text: t('categories') }),
       cats.length
         ? el('div', { class: 'cats__grid' + (cats.length > 8 ? ' cats__grid--dense' : '') },
-          cats.map(function (c) { return renderCategory(c, d.alerts); }))
+          cats.map(function (c) { return renderCategory(c, d.alerts, silent); }))
         : el('p', { class: 'muted', text: t('noCategories') }));
   }
 
@@ -367,15 +398,53 @@
 
   function renderAlerts(d) {
     var alerts = sortedAlerts(d.alerts);
+    var silent = feedOf(d).silent;
+    // No alert and a silent feed is not "all clear": nothing can be judged.
+    var empty = silent
+      ? el('p', { class: 'alerts__unknown', text: t('feedNoAlerts') })
+      : el('p', { class: 'alerts__ok', text: t('noAlerts') });
     return el('section', {
-      class: 'panel alerts' + (alerts.length ? ' alerts--open' : ' alerts--none'),
+      class: 'panel alerts' + (alerts.length ? ' alerts--open' : silent ? ' alerts--unknown' : ' alerts--none'),
       'aria-labelledby': 'h-alerts'
     },
       el('h2', { class: 'panel__title', id: 'h-alerts' }, t('alertsTitle'),
         alerts.length ? el('span', { class: 'panel__count', text: String(alerts.length) }) : null),
       alerts.length
         ? el('div', { class: 'alerts__list' + (alerts.length > 2 ? ' alerts__list--compact' : '') }, alerts.map(renderAlert))
-        : el('p', { class: 'alerts__ok', text: t('noAlerts') }));
+        : empty);
+  }
+
+  /** The 数据中断 banner: what happened, since when there is no data, what it means. */
+  function renderFeedBanner(d) {
+    var feed = feedOf(d);
+    if (!feed.silent) return null;
+    return el('section', { class: 'feed-banner', id: 'feed-banner', 'data-field': 'feed', role: 'status' },
+      el('span', { class: 'feed-banner__title', text: t('feedSilent') }),
+      el('span', { class: 'feed-banner__last', 'data-field': 'feed-last', text: lastDataText(feed.lastAt) }),
+      el('span', { class: 'feed-banner__hint', text: t('feedHint') }));
+  }
+
+  /** Today's data-quality figures (domain.md §3), only when one of them is not zero. */
+  function renderQuality(d) {
+    var q = d.quality_today;
+    if (!q) return null;
+    var n = function (x) { return isNum(x) ? x : 0; };
+    if (!(n(q.inferred_calls) || n(q.expired_visits) || n(q.silent_minutes) || n(q.late_events))) return null;
+    var silentMin = n(q.silent_minutes);
+    var item = function (label, value, set, field) {
+      return el('span', { class: 'quality__item' + (set ? ' quality__item--set' : ''), 'data-field': field },
+        label + ' ', el('b', { text: value }));
+    };
+    // the line may wrap after a dot, never inside a figure nor before a dot
+    var sep = function () { return ['\u00a0', el('span', { class: 'quality__sep', 'aria-hidden': 'true', text: '·' }), ' ']; };
+    // A small panel at the foot of the side column, level with today's strip.
+    return el('section', { class: 'panel quality', id: 'quality', 'data-field': 'quality', title: t('qualityHint') },
+      el('span', { class: 'quality__label', text: t('quality') + (lang === 'en' ? ': ' : '：') }),
+      item(t('qualityInferred'), fmtInt(n(q.inferred_calls)), n(q.inferred_calls) > 0, 'quality-inferred'), sep(),
+      item(t('qualityExpired'), fmtInt(n(q.expired_visits)), n(q.expired_visits) > 0, 'quality-expired'), sep(),
+      item(t('qualitySilent'), silentMin > 0 && silentMin < 1 ? t('underMinute')
+        : t('minutes', { n: Math.round(silentMin) }), silentMin > 0, 'quality-silent'), sep(),
+      item(t('qualityLate'), fmtInt(n(q.late_events)), n(q.late_events) > 0, 'quality-late'));
   }
 
   function renderToday(d) {
@@ -396,9 +465,12 @@
     renderHeader(hallName(d), [d.city, d.hall_id].filter(Boolean).join(' · '), d.as_of);
     var worst = Math.max.apply(null, [0].concat((d.alerts || []).map(function (a) { return levelRank(a.level); })));
     document.body.setAttribute('data-worst', rankName(worst));
-    main.replaceChildren(el('div', { class: 'layout' },
+    var feed = feedOf(d);
+    document.body.setAttribute('data-feed', feed.silent ? 'silent' : feed.stale ? 'stale' : 'live');
+    main.replaceChildren(el('div', { class: 'layout' + (feed.silent ? ' layout--silent' : '') },
+      renderFeedBanner(d),
       el('div', { class: 'layout__main' }, renderTotals(d), renderCategories(d), renderToday(d)),
-      el('div', { class: 'layout__side' }, renderAlerts(d))));
+      el('div', { class: 'layout__side' }, renderAlerts(d), renderQuality(d))));
   }
 
   function renderNotFound(main) {
@@ -412,10 +484,15 @@
     var payload = st.halls || {};
     renderHeader(t('pickerTitle'), t('appName'), payload.as_of);
     document.body.removeAttribute('data-worst');
+    document.body.removeAttribute('data-feed');
     // The API sorts worst first; keep its order within a level, but never let a hall with
-    // an open critical alert sink below a quieter one.
+    // an open critical alert sink below a quieter one. A silent hall (数据中断) ranks at
+    // least with the warnings (after those with a real warning): its queue is unknown,
+    // never 正常.
+    var rankOf = function (h) { return Math.max(levelRank(h.worst_level), h.silent === true ? 1 : 0); };
+    var onlySilent = function (h) { return rankOf(h) > levelRank(h.worst_level) ? 1 : 0; };
     var halls = (payload.halls || []).slice().sort(function (a, b) {
-      return levelRank(b.worst_level) - levelRank(a.worst_level);
+      return (rankOf(b) - rankOf(a)) || (onlySilent(a) - onlySilent(b));
     });
     if (!halls.length) {
       main.replaceChildren(el('p', { class: 'placeholder', text: t('pickerEmpty') }));
@@ -423,12 +500,19 @@
     }
     var rows = halls.map(function (h) {
       var level = h.worst_level === 'critical' || h.worst_level === 'warning' ? h.worst_level : 'normal';
-      return el('li', { class: 'pick pick--' + level, 'data-hall-id': h.hall_id, 'data-level': level },
+      var silent = h.silent === true;
+      // The badge says 数据中断 unless an open critical alert outranks it.
+      var badge = silent && level !== 'critical' ? 'silent' : level;
+      return el('li', { class: 'pick pick--' + badge + (silent ? ' pick--stale' : ''), 'data-hall-id': h.hall_id,
+        'data-level': level, 'data-state': badge, 'data-feed': silent ? 'silent' : 'live' },
         el('a', { class: 'pick__link', href: pageUrl({ hall: h.hall_id }) },
-          el('span', { class: 'pick__badge', text: t('state.' + level) }),
+          el('span', { class: 'pick__badge', text: t('state.' + badge) }),
           el('span', { class: 'pick__hall' },
             el('span', { class: 'pick__name', text: hallName(h) }),
-            el('span', { class: 'pick__city', text: [h.city, h.hall_id].filter(Boolean).join(' · ') })),
+            el('span', { class: 'pick__city' }, [h.city, h.hall_id].filter(Boolean).join(' · '),
+              silent ? el('span', { class: 'pick__last', 'data-field': 'feed-last',
+                text: ' · ' + (badge === 'silent' ? '' : t('feedSilent') + ' · ') + lastDataText(h.last_event_at) })
+                : null)),
           el('span', { class: 'pick__fig' },
             el('span', { class: 'pick__fig-label', text: t('waiting') }),
             el('span', { class: 'pick__fig-value', text: fmtInt(h.waiting) })),
