@@ -24,6 +24,9 @@ def cli(tmp_path, monkeypatch):
     days = [date(2026, 10, d) for d in (8, 9)]
     for i, h in enumerate(HALLS):
         add_days(st, h, days, within_target=190 - 25 * i, csat_sum=368 - 30 * i)
+    # JS-NJ-0002's feed had a bad second day (domain.md §3): shown beside it, not scored
+    add_days(st, "JS-NJ-0002", days[1:], within_target=165, csat_sum=338, inferred_calls=9, expired_visits=2,
+             silent_minutes=47.5, late_events=31)
     add_survey(st, "SV-1", "JS-NJ-0001", "customer", utc(2026, 10, 8, 2, 0), 1, complaint=True)
     st.close()  # chDB: one holder per path; the CLI opens it itself
     monkeypatch.setenv("HALLPULSE__VAR_DIR", str(tmp_path))
@@ -124,3 +127,60 @@ def test_publish_appeal_accept_list_and_published_versions(cli):
     assert r.exit_code != 0 and "published: 1, 2" in r.output
     html = cli("assess", "--period", "2026-10", "--version", "2", "--format", "html").output
     assert "版本 2" in html and "恶意评价" in html and "厅经理王" in html
+
+
+DQ_ZH = ["数据质量·推断叫号", "数据质量·过期未叫", "数据质量·数据中断(分钟)", "数据质量·迟到数据"]
+DQ_EN = ["Data quality·Inferred calls", "Data quality·Expired visits", "Data quality·Silent minutes",
+         "Data quality·Late events"]
+
+
+def test_data_quality_beside_each_hall_in_every_format(cli, tmp_path):
+    """Inferred calls, expired visits, silent minutes and late events of the period, per
+    hall, in table, CSV, JSON, xlsx and HTML, zh and en."""
+    out = cli("assess", "--period", "2026-10").output
+    assert "推断叫号" in out and "过期未叫" in out and "数据中断(分钟)" in out and "迟到数据" in out
+    line = next(ln for ln in out.splitlines() if "JS-NJ-0002" in ln)
+    assert [c.strip() for c in line.strip("│ ").split("│")][-4:] == ["9", "2", "47.50", "31"]
+    assert "Inferred calls" in cli("assess", "--period", "2026-10", "--lang", "en").output
+
+    rows = list(csv.reader(io.StringIO(cli("assess", "--period", "2026-10", "--format", "csv").output)))
+    assert rows[0][-4:] == DQ_ZH
+    by_hall = {r[2]: r for r in rows[1:]}
+    assert by_hall["JS-NJ-0002"][-4:] == ["9", "2", "47.5", "31"]
+    assert by_hall["JS-NJ-0001"][-4:] == ["0", "0", "0.0", "0"]
+    en = list(csv.reader(io.StringIO(cli("assess", "--period", "2026-10", "--format", "csv", "--lang", "en").output)))
+    assert en[0][-4:] == DQ_EN
+
+    doc = json.loads(cli("assess", "--period", "2026-10", "--format", "json").output)
+    rows = {r["hall_id"]: r for r in doc["rows"]}
+    assert rows["JS-NJ-0002"]["data_quality"] == {"inferred_calls": 9, "expired_visits": 2, "silent_minutes": 47.5,
+                                                  "late_events": 31}
+    assert rows["JS-NJ-0003"]["data_quality"] == {"inferred_calls": 0, "expired_visits": 0, "silent_minutes": 0.0,
+                                                  "late_events": 0}
+
+    p = tmp_path / "dq.xlsx"
+    cli("assess", "--period", "2026-10", "--format", "xlsx", "--out", str(p))
+    ws = load_workbook(p)["营业厅"]
+    header = [c.value for c in ws[1]]
+    assert header[-4:] == DQ_ZH
+    row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[2] == "JS-NJ-0002")
+    assert list(row[-4:]) == [9, 2, 47.5, 31]
+
+    html = cli("assess", "--period", "2026-10", "--format", "html").output
+    for label in DQ_ZH:
+        assert f'<th class="dq">{label}</th>' in html
+    assert 'id="data-quality-note"' in html and "不计入得分" in html and "申诉剔除的时段不扣减" in html
+    # and a short table of its own, so the figures need no scrolling through the ranking
+    section = html[html.index('<h2 id="data-quality">'):html.index('id="data-quality-note"')]
+    assert "数据质量 · 营业厅" in section and '<th class="dq">推断叫号</th>' in section
+    assert '<td class="num dq">47.50</td>' in section and "南京鼓楼营业厅" in section
+    en_html = cli("assess", "--period", "2026-10", "--format", "html", "--lang", "en").output
+    assert all(label in en_html for label in DQ_EN) and "never scored" in en_html
+    assert "数据质量" not in en_html
+
+
+def test_published_version_keeps_its_data_quality(cli):
+    cli("publish", "--period", "2026-10", "--by", "质量办张")
+    v1 = json.loads(cli("assess", "--period", "2026-10", "--format", "json", "--version", "1").output)
+    row = next(r for r in v1["rows"] if r["hall_id"] == "JS-NJ-0002")
+    assert row["data_quality"]["inferred_calls"] == 9 and row["data_quality"]["silent_minutes"] == 47.5

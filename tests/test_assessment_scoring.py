@@ -131,7 +131,12 @@ def test_small_sample_weight_is_shared_out_in_proportion(scheme):
 def test_too_few_visits_marks_visit_indicators_and_no_sample_means_no_grade(scheme):
     h = score_hall(scheme, fig("A", "X", 70, 4, 50, issued=99))
     assert h.indicator("within_target").small_sample and h.indicator("mean_wait").small_sample
-    assert h.indicator("satisfaction").weight == 100 and h.total == 50.0
+    # satisfaction alone carries 20 of 100: below half the weight, so not assessed (不参评,
+    # domain.md §5), though its weight is still shared out and its values kept
+    assert h.indicator("satisfaction").weight == 100 and h.total is None and h.grade is None
+    assert h.indicator("satisfaction").value == 50
+    lenient = Scheme.model_validate({**SMALL, "min_graded_weight_share": 0.2})
+    assert score_hall(lenient, fig("A", "X", 70, 4, 50, issued=99)).total == 50.0
     h = score_hall(scheme, fig("A", "X", 70, 4, 50, issued=99, csat_n=0))
     assert h.total is None and h.grade is None
     res = assess(scheme, [fig("A", "X", 70, 4, 50, issued=99, csat_n=0), fig("B", "X", 95, 1, 80)])
@@ -164,3 +169,20 @@ def test_periods():
     assert (str(y.from_day), str(y.to_day), str(y.previous(2))) == ("2026-01-01", "2027-01-01", "2024")
     with pytest.raises(ValueError):
         Period.parse("2026-13")
+
+
+def test_data_quality_is_carried_beside_the_hall_and_never_scored(scheme):
+    """domain.md §3: inferred calls, expired visits, silent minutes and late events are
+    shown beside a hall's results; two halls differing only in them score the same."""
+    clean = fig("A", "X", 80, 4, 90)
+    noisy = fig("B", "X", 80, 4, 90)
+    noisy.quality = {"inferred_calls": 40, "expired_visits": 12, "silent_minutes": 185.5, "late_events": 300}
+    res = assess(scheme, [clean, noisy])
+    a, b = sorted(res.halls, key=lambda h: h.hall_id)
+    assert a.total == b.total and a.grade == b.grade and a.rank_city == b.rank_city == 1
+    assert a.data_quality is None
+    assert b.data_quality == noisy.quality and b.data_quality is not noisy.quality
+    rows = {h["hall_id"]: h for h in res.as_dict()["halls"]}
+    assert rows["B"]["data_quality"] == {"inferred_calls": 40, "expired_visits": 12, "silent_minutes": 185.5,
+                                         "late_events": 300}
+    assert rows["A"]["data_quality"] is None

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from openpyxl import load_workbook
 
-from sinks.assessment.engine import compute_report, live_report
+from sinks.assessment.engine import compute_report, live_report, published_report
+from sinks.assessment.formats import render_csv, render_json, render_table
 from sinks.assessment.indicators import Exclusions, Interval, hall_figures
 from sinks.assessment.periods import Period
 from sinks.assessment.publication import (accept_appeal, file_appeal, get_appeal, list_appeals, publish,
                                           reject_appeal)
+from sinks.assessment.report_html import render_html
 from sinks.assessment.scheme import load_scheme
 from sinks.assessment.scoring import assess
-from sinks.assessment.versions import PublicationError, get_version, list_versions
+from sinks.assessment.versions import PublicationError, get_version, insert_version, list_versions
+from sinks.assessment.xlsx import render_xlsx
 from test_assessment_support import SCHEME_FILE, add_days, add_minute, add_survey, month_days, open_seeded, utc
 
 HALL, OTHER = "JS-NJ-0001", "JS-NJ-0002"
@@ -98,7 +104,9 @@ def _seed_october(store):
     # The day row includes those minutes plus 300 healthy visits.
     add_days(store, HALL, [day], issued=500, visits_served=460, abandoned=40, called=500, within_target=400,
              wait_sum_s=100 * 1800.0 + 100 * 120.0 + 300 * 300.0, transactions=460, handle_ratio_sum=460.0,
-             csat_n=40, csat_sum=40 * 9 - 8, audit_n=1, audit_sum=90, complaints=1)
+             csat_n=40, csat_sum=40 * 9 - 8, audit_n=1, audit_sum=90, complaints=1,
+             # the outage left its marks in the feed (domain.md §3)
+             inferred_calls=14, expired_visits=3, silent_minutes=105.0, late_events=60)
     # The survey that scored 1 and complained (its contribution is in the day row above).
     add_survey(store, "SV-angry", HALL, "customer", datetime(2026, 10, 8, 15, 20, tzinfo=SH), 1, complaint=True)
     add_days(store, OTHER, [day])
@@ -121,6 +129,9 @@ def test_exclusions_subtract_minutes_in_the_interval_and_single_surveys(store, s
     assert f.values["within_target"] == 100.0
     assert f.sums["csat_n"] == 39 and f.sums["csat_sum"] == 40 * 9 - 8 - 1 and f.sums["complaints"] == 0
     assert other.issued == 200                                     # other halls untouched
+    # minute_metrics has no data-quality columns: an excluded interval leaves them whole
+    assert f.quality == base.quality == {"inferred_calls": 14, "expired_visits": 3, "silent_minutes": 105.0,
+                                         "late_events": 60}
 
 
 def test_publish_appeal_accept_produces_versions_with_who_when_why(store, scheme):
@@ -206,3 +217,70 @@ def test_appeal_window_closes(store, scheme):
     late = v1.published_at + timedelta(days=scheme.appeals.window_days, minutes=1)
     with pytest.raises(PublicationError, match="window"):
         file_appeal(store, p, HALL, "厅经理王", "late", survey_id="SV-angry", now=late)
+
+
+def test_data_quality_is_summed_over_the_period_and_does_not_change_scores(store, scheme):
+    """domain.md §3 and §5: the period's data-quality figures, summed from day_metrics FINAL
+    (category 'all') over its days, beside each hall; informational, never scored."""
+    oct_days = [date(2026, 10, 1), date(2026, 10, 2)]
+    q = dict(inferred_calls=3, expired_visits=1, silent_minutes=25.5, late_events=7)
+    add_days(store, HALL, oct_days, **q)
+    add_days(store, HALL, oct_days, category="consult", issued=50, **q)   # per category: not summed again
+    add_days(store, HALL, [date(2026, 11, 1)], **q)                      # next period: not counted
+    add_days(store, HALL, [date(2026, 9, 30)], **q)                      # previous period: not counted
+    add_days(store, OTHER, oct_days)                                     # the same day figures, a clean feed
+    p = Period.parse("2026-10")
+    figs = {f.hall_id: f for f in hall_figures(store, p)}
+    assert figs[HALL].quality == {"inferred_calls": 6, "expired_visits": 2, "silent_minutes": 51.0, "late_events": 14}
+    assert figs[OTHER].quality == {"inferred_calls": 0, "expired_visits": 0, "silent_minutes": 0.0, "late_events": 0}
+
+    report = compute_report(store, scheme, p)
+    halls = {h["hall_id"]: h for h in report["halls"]}
+    assert halls[HALL]["data_quality"] == figs[HALL].quality
+    assert halls[HALL]["total"] == halls[OTHER]["total"] and halls[HALL]["grade"] == halls[OTHER]["grade"]
+    assert halls[HALL]["rank_city"] == halls[OTHER]["rank_city"] == 1
+    assert [i["points"] for i in halls[HALL]["indicators"]] == [i["points"] for i in halls[OTHER]["indicators"]]
+
+    # a replaced day row (the worker recomputes a day when late data arrives) counts once
+    add_days(store, HALL, [date(2026, 10, 2)], inferred_calls=5, expired_visits=1, silent_minutes=0.0, late_events=9)
+    [f] = [f for f in hall_figures(store, p) if f.hall_id == HALL]
+    assert f.quality == {"inferred_calls": 8, "expired_visits": 2, "silent_minutes": 25.5, "late_events": 16}
+
+    # the quarter is summed from its own days
+    [fq] = [f for f in hall_figures(store, Period.parse("2026-Q4")) if f.hall_id == HALL]
+    assert fq.quality["inferred_calls"] == 8 + 3 and fq.quality["late_events"] == 16 + 7
+
+
+def test_versions_published_before_data_quality_still_render(store, scheme):
+    """A version frozen before the figures existed has no ``data_quality`` in its hall rows:
+    every format renders it, with empty data-quality cells and ``null`` in JSON."""
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    report = compute_report(store, scheme, p)
+    for h in report["halls"]:
+        del h["data_quality"]
+    insert_version(store, "2026-10", 1, "质量办张", "published by an older release", [], scheme.model_dump(), report)
+    old = published_report(get_version(store, "2026-10", 1))
+    assert "data_quality" not in old["halls"][0]
+
+    doc = json.loads(render_json(old, "hall"))
+    assert all(r["data_quality"] is None for r in doc["rows"])
+    rows = list(csv.reader(io.StringIO(render_csv(old, "hall", "zh"))))
+    i = rows[0].index("数据质量·推断叫号")
+    assert rows[0][i:] == ["数据质量·推断叫号", "数据质量·过期未叫", "数据质量·数据中断(分钟)", "数据质量·迟到数据"]
+    assert all(r[i:] == ["", "", "", ""] for r in rows[1:])
+    assert "推断叫号" in render_table(old, "hall", "zh")
+    html = render_html(old, "hall", "en")
+    assert "Data quality·Inferred calls" in html and "Intervals excluded by appeals" in html
+    wb = load_workbook(io.BytesIO(render_xlsx(old, "zh")))
+    header = [c.value for c in wb["营业厅"][1]]
+    assert header[-4:] == ["数据质量·推断叫号", "数据质量·过期未叫", "数据质量·数据中断(分钟)", "数据质量·迟到数据"]
+    assert [c.value for c in wb["营业厅"][2]][-4:] == [None, None, None, None]
+
+    # a version published now carries them
+    accept = file_appeal(store, p, HALL, "厅经理王", "恶意评价", survey_id="SV-angry")
+    accept_appeal(store, accept.appeal_id, "质量办赵")
+    new = published_report(get_version(store, "2026-10", 2))
+    row = next(r for r in json.loads(render_json(new, "hall"))["rows"] if r["hall_id"] == HALL)
+    assert row["data_quality"] == {"inferred_calls": 14, "expired_visits": 3, "silent_minutes": 105.0,
+                                   "late_events": 60}

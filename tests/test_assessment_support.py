@@ -40,11 +40,17 @@ def open_seeded(tmp_path: Path):
     return s, st
 
 
-def add_days(store, hall_id: str, days: list[date], **sums) -> None:
-    """One day_metrics row (category 'all') per day with the given sums (HEALTHY by default)."""
-    vals = {**HEALTHY, **sums}
-    store.insert("day_metrics", [[hall_id, "all", d, *[vals[k] for k in SUMS], 1] for d in days],
-                 ["hall_id", "category", "day", *SUMS, "version"])
+# Data-quality columns of day_metrics (domain.md §3); 0 unless a test names them.
+QUALITY = ["inferred_calls", "expired_visits", "silent_minutes", "late_events"]
+
+
+def add_days(store, hall_id: str, days: list[date], category: str = "all", **sums) -> None:
+    """One day_metrics row (category 'all' unless given) per day with the given sums
+    (HEALTHY by default) and data-quality figures (0 by default)."""
+    vals = {**HEALTHY, **dict.fromkeys(QUALITY, 0), **sums}
+    cols = SUMS + QUALITY
+    store.insert("day_metrics", [[hall_id, category, d, *[vals[k] for k in cols], 1] for d in days],
+                 ["hall_id", "category", "day", *cols, "version"])
 
 
 def add_minute(store, hall_id: str, minute: datetime, **sums) -> None:

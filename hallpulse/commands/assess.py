@@ -91,7 +91,9 @@ def _emit(data: str | bytes, out: str | None) -> None:
 @click.pass_obj
 def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out: str | None,
            version: int | None) -> None:
-    """Assess every hall for a period (考核): scores, grades, ranks, flags."""
+    """Assess every hall for a period (考核): scores, grades, ranks, flags, and each
+    hall's data-quality figures (inferred calls, expired visits, silent minutes, late
+    events; shown, never scored)."""
     p = _period(period)
     if fmt == "xlsx" and not out and sys.stdout.isatty():
         raise click.UsageError("--format xlsx needs --out FILE (or redirect stdout)")

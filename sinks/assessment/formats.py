@@ -43,7 +43,12 @@ def render_table(report: dict, level: str, lang: str, width: int | None = None) 
     for r in rows:
         t.add_row(*(_fmt(v) for v in r))
     buf = io.StringIO()
-    Console(file=buf, width=width or 240, force_terminal=False, color_system=None).print(t)
+    if width is None:
+        # As wide as the table needs (at least 240), so no column is cut to "…": with the
+        # data-quality columns a hall row no longer fits 240 characters.
+        probe = Console(file=io.StringIO(), width=100_000, force_terminal=False, color_system=None)
+        width = max(240, probe.measure(t).maximum)
+    Console(file=buf, width=width, force_terminal=False, color_system=None).print(t)
     return buf.getvalue()
 
 

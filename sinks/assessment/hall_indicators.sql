@@ -12,10 +12,16 @@
 -- survey removes its own contribution, unless its minute is already removed by an
 -- interval of the same hall (it must not be subtracted twice).
 -- Values are in the scheme's units: %, minutes, score x10, per 10,000.
+--
+-- Data quality (domain.md §3), informational, never scored: inferred calls, expired
+-- visits, silent minutes and late events, summed from the same day rows. minute_metrics
+-- has no such columns, so an excluded interval does not subtract them: they describe the
+-- feed over the whole period, appeals or not.
 SELECT
     hall_id, name, name_en, city, province,
     issued, visits_served, abandoned, called, within_target, wait_sum_s, transactions,
     handle_ratio_sum, csat_n, csat_sum, audit_n, audit_sum, complaints,
+    dq_inferred_calls, dq_expired_visits, dq_silent_minutes, dq_late_events,
     if(called > 0, 100 * within_target / called, NULL)               AS v_within_target,
     if(called > 0, wait_sum_s / called / 60, NULL)                    AS v_mean_wait,
     if(csat_n > 0, 10 * csat_sum / csat_n, NULL)                      AS v_satisfaction,
@@ -43,7 +49,11 @@ FROM
         greatest(toInt64(b.csat_sum) - toInt64(m.csat_sum) - toInt64(s.csat_sum), 0)     AS csat_sum,
         greatest(toInt64(b.audit_n) - toInt64(m.audit_n) - toInt64(s.audit_n), 0)        AS audit_n,
         greatest(toInt64(b.audit_sum) - toInt64(m.audit_sum) - toInt64(s.audit_sum), 0)  AS audit_sum,
-        greatest(toInt64(b.complaints) - toInt64(m.complaints) - toInt64(s.complaints), 0) AS complaints
+        greatest(toInt64(b.complaints) - toInt64(m.complaints) - toInt64(s.complaints), 0) AS complaints,
+        toInt64(b.inferred_calls)                                         AS dq_inferred_calls,
+        toInt64(b.expired_visits)                                         AS dq_expired_visits,
+        b.silent_minutes                                                  AS dq_silent_minutes,
+        toInt64(b.late_events)                                            AS dq_late_events
     FROM
     (
         SELECT hall_id,
@@ -51,7 +61,9 @@ FROM
                sum(called) AS called, sum(within_target) AS within_target, sum(wait_sum_s) AS wait_sum_s,
                sum(transactions) AS transactions, sum(handle_ratio_sum) AS handle_ratio_sum,
                sum(csat_n) AS csat_n, sum(csat_sum) AS csat_sum, sum(audit_n) AS audit_n,
-               sum(audit_sum) AS audit_sum, sum(complaints) AS complaints
+               sum(audit_sum) AS audit_sum, sum(complaints) AS complaints,
+               sum(inferred_calls) AS inferred_calls, sum(expired_visits) AS expired_visits,
+               sum(silent_minutes) AS silent_minutes, sum(late_events) AS late_events
         FROM day_metrics FINAL
         WHERE category = 'all' AND day >= {from_day:Date} AND day < {to_day:Date}
         GROUP BY hall_id

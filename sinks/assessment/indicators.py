@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sinks.assessment.periods import Period
 from sinks.assessment.scheme import INDICATOR_KEYS
-from sinks.assessment.scoring import HallFigures
+from sinks.assessment.scoring import DATA_QUALITY_KEYS, HallFigures
 from sinks.sql import load_sql
 from sinks.store import Store
 
@@ -58,5 +58,7 @@ def hall_figures(store: Store, period: Period, exclusions: Exclusions | None = N
             province=r["province"], issued=int(r["issued"]),
             values={k: (float(r[f"v_{k}"]) if r[f"v_{k}"] is not None else None) for k in INDICATOR_KEYS},
             samples={"visits": int(r["issued"]), "csat": int(r["csat_n"]), "audit": int(r["audit_n"])},
-            sums={k: float(r[k]) for k in SUM_COLUMNS}))
+            sums={k: float(r[k]) for k in SUM_COLUMNS},
+            quality={k: (round(float(r[f"dq_{k}"]), 1) if k == "silent_minutes" else int(r[f"dq_{k}"]))
+                     for k in DATA_QUALITY_KEYS}))
     return out

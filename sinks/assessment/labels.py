@@ -25,6 +25,16 @@ LABELS = {
         "grades": "等级划分", "generated": "生成时间", "none": "无",
         "interval": "时段", "survey": "评价", "indicator": "指标",
         "status": "状态", "status.pending": "待审核", "status.accepted": "已采纳", "status.rejected": "已驳回",
+        # data quality (domain.md §3): beside each hall, never scored
+        "data_quality": "数据质量",
+        "dq.inferred_calls": "推断叫号", "dq.expired_visits": "过期未叫",
+        "dq.silent_minutes": "数据中断(分钟)", "dq.late_events": "迟到数据",
+        "dq.note": ("数据质量为考核期内各日（day_metrics，全部业务）之和，仅供参考，不计入得分："
+                    "推断叫号 = 叫号事件缺失、以开始办理或交易时间代替的叫号数；"
+                    "过期未叫 = 闭厅 30 分钟后仍未结束的到访数（不计入等候与弃号）；"
+                    "数据中断 = 营业时间内连续 15 分钟以上无取号/交易数据的分钟数；"
+                    "迟到数据 = 超过 10 分钟宽限才到达、仍照常计入的事件数。"
+                    "申诉剔除的时段不扣减这些数字。"),
     },
     "en": {
         "title": "Business hall service quality assessment",
@@ -48,6 +58,16 @@ LABELS = {
         "grades": "Grades", "generated": "Generated", "none": "none",
         "interval": "interval", "survey": "survey", "indicator": "Indicator",
         "status": "Status", "status.pending": "pending", "status.accepted": "accepted", "status.rejected": "rejected",
+        "data_quality": "Data quality",
+        "dq.inferred_calls": "Inferred calls", "dq.expired_visits": "Expired visits",
+        "dq.silent_minutes": "Silent minutes", "dq.late_events": "Late events",
+        "dq.note": ("Data quality is summed over the period's days (day_metrics, all categories) and is "
+                    "informational only, never scored: inferred calls = calls whose event was lost, the "
+                    "service start or transaction standing for it; expired visits = visits still open 30 min "
+                    "after closing (counted in no wait and no abandonment); silent minutes = minutes of "
+                    "opening hours beyond 15 in a row without ticket or transaction data; late events = "
+                    "events that arrived after the 10-minute grace and still count. Intervals excluded by "
+                    "appeals do not reduce these figures."),
     },
 }
 

@@ -12,7 +12,7 @@ from sinks.assessment import charts
 from sinks.assessment.formats import heading, state
 from sinks.assessment.labels import labels
 from sinks.assessment.periods import Period
-from sinks.assessment.rows import cells
+from sinks.assessment.rows import cells, quality_cells
 
 WORST_HALLS = 10
 
@@ -43,7 +43,12 @@ def render_html(report: dict, level: str, lang: str) -> str:
     for lv in ("province", "city", level):
         cols, rows = cells(report, lv, lang)
         tables[lv] = {"headers": [c.label for c in cols], "numeric": [c.numeric for c in cols],
+                      "quality": [c.key.startswith("dq_") for c in cols],
                       "rows": [[_fmt(v) for v in r] for r in rows]}
+    cols, rows = quality_cells(report, lang)
+    tables["quality"] = {"headers": [c.label for c in cols], "numeric": [c.numeric for c in cols],
+                         "quality": [c.key.startswith("dq_") for c in cols],
+                         "rows": [[_fmt(v) for v in r] for r in rows]}
     return _env().get_template("report.html.j2").render(
         L=L, lang_attr="en" if lang == "en" else "zh-CN", lang=lang, heading=heading(report, lang),
         state=state(report, lang), last_day=date.fromisoformat(report["to_day"]) - timedelta(days=1),

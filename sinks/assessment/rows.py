@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sinks.assessment.labels import labels
+from sinks.assessment.scoring import DATA_QUALITY_KEYS
 
 LEVELS = ("hall", "city", "province")
 
@@ -39,13 +40,23 @@ def _ind(row: dict, key: str) -> dict:
     return next(i for i in row["indicators"] if i["key"] == key)
 
 
+def _dq(row: dict, key: str) -> float | int | None:
+    """A data-quality figure of a hall row; None for versions published before the figures
+    existed (their rows have no ``data_quality``)."""
+    dq = row.get("data_quality")
+    if not dq or dq.get(key) is None:
+        return None
+    return _r(dq[key], 1) if key == "silent_minutes" else int(dq[key])
+
+
 def _grade(lang: str) -> Callable[[dict], Any]:
     return lambda r: (r.get("grade_en") if lang == "en" else r.get("grade")) or ""
 
 
 def columns(report: dict, level: str, lang: str = "zh", compact: bool = False) -> list[Column]:
     """The columns of a level. ``compact`` (the terminal table) shows each indicator's
-    points only; the files show its value and its points."""
+    points only; the files show its value and its points. Halls end with their data-quality
+    figures (informational, not scored), labelled "数据质量·…" in the files."""
     L = labels(lang)
     flag = lambda r: L.get(f"flag.{r['flag']}", "") if r.get("flag") else ""  # noqa: E731
     if level == "hall":
@@ -73,6 +84,9 @@ def columns(report: dict, level: str, lang: str = "zh", compact: bool = False) -
             cols.append(Column(f"{k}_points", f"{name} {L['points']}" if not compact else f"{plain} {L['points']}",
                                lambda r, k=k: L["small_sample"] if _ind(r, k)["small_sample"]
                                else _r(_ind(r, k)["points"]), True))
+        for k in DATA_QUALITY_KEYS:
+            name = L[f"dq.{k}"] if compact else f"{L['data_quality']}·{L[f'dq.{k}']}"
+            cols.append(Column(f"dq_{k}", name, lambda r, k=k: _dq(r, k), True))
         return cols
     name_col = (Column("city", L["city"], lambda r: r["name"]) if level == "city"
                 else Column("province", L["province"], lambda r: r["name"]))
@@ -95,6 +109,17 @@ def columns(report: dict, level: str, lang: str = "zh", compact: bool = False) -
     return cols
 
 
+QUALITY_VIEW_KEYS = ("rank_province", "hall_id", "name", "city", "total", "grade")
+
+
+def quality_cells(report: dict, lang: str = "zh") -> tuple[list[Column], list[list]]:
+    """The halls' data-quality figures with just enough to know the hall and its result
+    (the HTML report's 数据质量 table), in ranking order."""
+    cols = [c for c in columns(report, "hall", lang, compact=True)
+            if c.key in QUALITY_VIEW_KEYS or c.key.startswith("dq_")]
+    return cols, [[c.get(r) for c in cols] for r in level_rows(report, "hall")]
+
+
 def level_rows(report: dict, level: str) -> list[dict]:
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
@@ -108,11 +133,14 @@ def cells(report: dict, level: str, lang: str = "zh", compact: bool = False) -> 
 
 def machine_rows(report: dict, level: str) -> list[dict]:
     """JSON rows: stable English keys, raw values; small-sample indicators have
-    ``points: null`` and ``small_sample: true``."""
+    ``points: null`` and ``small_sample: true``. A hall row always has ``data_quality``
+    ({inferred_calls, expired_visits, silent_minutes, late_events}), null in versions
+    published before those figures existed."""
     out = []
     for r in level_rows(report, level):
         row = {k: v for k, v in r.items() if k != "indicators"}
         if level == "hall":
+            row.setdefault("data_quality", None)
             row["indicators"] = {i["key"]: {"value": i["value"], "sample": i["sample"],
                                             "small_sample": i["small_sample"], "weight": i["weight"],
                                             "points": None if i["small_sample"] else i["points"]}

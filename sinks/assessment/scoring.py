@@ -18,6 +18,11 @@ from sinks.assessment.scheme import Indicator, Scheme
 FLAG_RECTIFICATION = "rectification"  # 整改
 FLAG_ESCALATED = "escalated"          # 升级督办
 
+# Data-quality figures of a hall over the period (domain.md §3), shown beside its results
+# and never scored: calls inferred from a start or a transaction, visits expired after
+# closing, minutes of opening hours the feed was silent, events later than the grace.
+DATA_QUALITY_KEYS = ("inferred_calls", "expired_visits", "silent_minutes", "late_events")
+
 
 @dataclass
 class HallFigures:
@@ -33,6 +38,7 @@ class HallFigures:
     samples: dict[str, int]  # "visits" (issued), "csat" (customer surveys), "audit"
     name_en: str = ""
     sums: dict[str, float] = field(default_factory=dict)  # raw sums, kept for the record
+    quality: dict[str, float] | None = None  # DATA_QUALITY_KEYS; informational, not scored
 
 
 @dataclass
@@ -63,6 +69,7 @@ class HallResult:
     failure_streak: int = 0
     flag: str = ""
     previous_grades: list[str | None] = field(default_factory=list)
+    data_quality: dict[str, float] | None = None  # copied from HallFigures.quality, never scored
 
     def indicator(self, key: str) -> IndicatorScore | None:
         return next((i for i in self.indicators if i.key == key), None)
@@ -100,6 +107,7 @@ class Assessment:
             d = dict(h.__dict__)
             d["indicators"] = [dict(i.__dict__) for i in h.indicators]
             d["previous_grades"] = list(h.previous_grades)
+            d["data_quality"] = dict(h.data_quality) if h.data_quality is not None else None
             return d
 
         def area(a: AreaResult) -> dict:
@@ -144,7 +152,8 @@ def score_hall(scheme: Scheme, fig: HallFigures) -> HallResult:
         g = scheme.grade_for(total)
         grade, grade_en, failing = g.name_zh, g.name_en, g.failing
     return HallResult(fig.hall_id, fig.name, fig.name_en, fig.city, fig.province, int(fig.issued),
-                      scores, total, grade, grade_en, failing)
+                      scores, total, grade, grade_en, failing,
+                      data_quality=dict(fig.quality) if fig.quality is not None else None)
 
 
 def competition_ranks(values: Sequence[float | None]) -> list[int | None]:
