@@ -87,7 +87,7 @@ class WorkerSettings(BaseModel):
     # a visit still waiting this long after its hall's closing time is expired (§3)
     expire_after_minutes: float = Field(default=30, ge=0)
     retention_hours: int = Field(default=26, ge=25)
-    flush_interval_seconds: float = Field(default=2.0, gt=0)
+    flush_interval_seconds: float = Field(default=5.0, gt=0)
     flush_batch_rows: int = Field(default=5000, ge=1)
     tick_seconds: float = Field(default=15.0, gt=0)
     # how soon a killed worker's partitions are given to the next one

@@ -45,7 +45,10 @@ from streams.windows import MINUTE_MS, SHANGHAI, business_day, day_start_ms, min
 MODELS = {"tickets": TicketEvent, "transactions": TransactionEvent, "surveys": SurveyEvent}
 # Faust table names (also the keys of Outcome.writes)
 VISITS, SURVEYS, ALERTS = "visits", "surveys", "alert_states"
+# Retention runs when a partition's watermark moved this far and this many events passed
+# (a backlog moves event time by hours in a second: not a purge every few events).
 PURGE_EVERY_MS = 10 * MINUTE_MS
+PURGE_AFTER_EVENTS = 1000
 # A tick moves a hall's alert clock only when the hall is live: its events are this recent.
 LIVE_WINDOW_MS = 30 * MINUTE_MS
 # Queue gauges are written for each minute the hall's clock passes, at most this far back.
@@ -129,7 +132,8 @@ def survey_record(e: SurveyEvent) -> dict:
 
 class Engine:
     def __init__(self, catalogue: Catalogue, rules: AlertRules, *, grace_s: float = 600, retention_h: float = 26,
-                 future_s: float = 300, expire_after_min: float = 30, wall_ms=None):
+                 future_s: float = 300, expire_after_min: float = 30, wall_ms=None,
+                 purge_after_events: int = PURGE_AFTER_EVENTS):
         self.catalogue = catalogue
         self.rules = rules
         self.grace_ms = int(grace_s * 1000)
@@ -141,6 +145,7 @@ class Engine:
         # every visit the worker holds (the Faust table's mirror): live ones are also in
         # their hall's book; "x" marks one held only until its late events are stored
         self.held: dict[str, dict] = {}
+        self._facts_only: set[str] = set()  # the held visits marked "x"
         self.alert_states: dict[str, AlertState] = {}
         self.pending: dict[str, Pending] = {}
         self.pending_alerts: list[AlertEvent] = []
@@ -148,6 +153,8 @@ class Engine:
         self.partition_of: dict[str, int] = {}  # hall -> input partition, learnt from its events or state
         self.part_clocks: dict[int | None, dict[str, int]] = {}  # partition -> topic kind -> latest event time
         self._last_purge: dict[int | None, int] = {}
+        self._since_purge: dict[int | None, int] = {}
+        self.purge_after_events = purge_after_events
         self.counts: dict[str, int] = {"processed": 0, "duplicates": 0, "dead_letters": 0, "late": 0}
 
     # ---- state ---------------------------------------------------------------------
@@ -170,6 +177,7 @@ class Engine:
         written."""
         self.books.clear()
         self.held.clear()
+        self._facts_only.clear()
         self.alert_states.clear()
         self.part_clocks.clear()
         late_steps: list[tuple[HallBook, int]] = []
@@ -206,7 +214,9 @@ class Engine:
             b.late_by_day[day] = b.late_by_day.get(day, 0) + 1
         # derive live visits once every clock is known (expiry depends on the hall's clock)
         for vid, rec in self.held.items():
-            if not rec.get("x"):
+            if rec.get("x"):
+                self._facts_only.add(vid)
+            else:
                 self.books[rec["h"]].set_visit(vid, list(rec["s"]))
         for key, st in alert_states:
             self.alert_states[key] = AlertState.from_dict(st)
@@ -299,6 +309,10 @@ class Engine:
             book.set_visit(vid, steps)
         else:  # a late event of a visit the live view no longer shows: for the store only
             rec["x"] = 1
+        if rec.get("x"):
+            self._facts_only.add(vid)
+        else:
+            self._facts_only.discard(vid)
         self.held[vid] = rec
         out.writes.append((VISITS, vid, rec))
         p = self._pending(book.hall_id)
@@ -306,8 +320,9 @@ class Engine:
         if late:
             return
         self._time_passes(book, before, out)
-        lo = max(minute_of(min(step["t"], step.get("st", step["t"]))), minute_of(book.view_ms) - self.grace_ms)
-        p.minutes |= set(range(lo, minute_of(book.view_ms) + MINUTE_MS, MINUTE_MS))
+        if kind == "tickets":  # the queue of the minutes since this event changed (within the grace)
+            lo = max(minute_of(step["t"]), minute_of(book.view_ms) - self.grace_ms)
+            p.minutes |= set(range(lo, minute_of(book.view_ms) + MINUTE_MS, MINUTE_MS))
         self._close_feed(book, out)
         self._evaluate_queue(book, out)
 
@@ -454,9 +469,11 @@ class Engine:
     # ---- retention ------------------------------------------------------------------------
     def _maybe_purge(self, partition: int | None, out: Outcome) -> None:
         mark = self.watermark(partition)
-        if mark - self._last_purge.get(partition, 0) < PURGE_EVERY_MS:
+        self._since_purge[partition] = self._since_purge.get(partition, 0) + 1
+        if mark - self._last_purge.get(partition, 0) < PURGE_EVERY_MS or self._since_purge[partition] < self.purge_after_events:
             return
         self._last_purge[partition] = mark
+        self._since_purge[partition] = 0
         before = mark - self.retention_ms
         for hall_id, book in self.books.items():
             if self.partition_of.get(hall_id) != partition:
@@ -467,11 +484,11 @@ class Engine:
             out.writes.extend((VISITS, vid, None) for vid in visits)
             out.writes.extend((SURVEYS, sid, None) for sid in surveys)
         # visits held only for their late events go once those are stored
-        gone = [vid for vid, rec in self.held.items()
-                if rec.get("x") and rec.get("p") == partition
-                and vid not in self.unwritten(rec["h"])]
+        gone = [vid for vid in self._facts_only
+                if self.held[vid].get("p") == partition and vid not in self.unwritten(self.held[vid]["h"])]
         for vid in gone:
             del self.held[vid]
+            self._facts_only.discard(vid)
             out.writes.append((VISITS, vid, None))
 
     # ---- the fact writer's share ----------------------------------------------------------

@@ -65,6 +65,7 @@ class HallBook:
         self.activity = SortedList()    # (ms, counter_id, category, step_id)
         self.transfers = SortedList()   # (ms, to_category, visit_id, step_id)
         self.survey_times = SortedList()  # (answered_ms, survey_id)
+        self.ends = SortedList()        # (ended_ms, visit_id): what retention may forget, oldest first
         # visits waiting now (at the latest state): visit_id -> (category, since_ms, ticket_no)
         self.waiting: dict[str, tuple[str, int, str]] = {}
         self._entries: dict[str, list[tuple[SortedList, tuple]]] = {}
@@ -135,6 +136,8 @@ class HallBook:
                 entries.append((self.txs, (s["t"], s["c"], handle, ratio, 1 if s["fcr"] else 0, s.get("stf", ""), visit_id, s["id"])))
             elif s["k"] == "transferred":
                 entries.append((self.transfers, (s["t"], s.get("to") or s["c"], visit_id, s["id"])))
+        if v.ended_ms is not None:
+            entries.append((self.ends, (v.ended_ms, visit_id)))
         for lst, item in entries:
             lst.add(item)
         self._entries[visit_id] = entries
@@ -161,8 +164,8 @@ class HallBook:
     def expire(self, as_of_ms: int) -> list[str]:
         """Visits still waiting or in service whose expiry has passed at ``as_of_ms`` leave
         the queue (domain.md §3); returns their ids."""
-        due = [vid for vid, v in self.visits.items()
-               if not v.expired and v.expires_ms is not None and v.expires_ms <= as_of_ms and v.is_open]
+        due = [vid for vid in self.waiting
+               if (v := self.visits[vid]).expires_ms is not None and v.expires_ms <= as_of_ms]
         for vid in due:
             self.set_visit(vid, list(self.visits[vid].steps))
         return due
@@ -177,8 +180,7 @@ class HallBook:
         """Forget visits that ended, and surveys answered, before ``before_ms`` (except those
         in ``keep``: not yet written to the store); return their keys. An open visit is kept
         until it ends or expires, however old."""
-        visits = [vid for vid, v in self.visits.items()
-                  if vid not in keep and v.ended_ms is not None and v.ended_ms < before_ms]
+        visits = [vid for _, vid in self.ends.irange(maximum=(before_ms,), inclusive=(True, False)) if vid not in keep]
         for vid in visits:
             self._drop_entries(vid)
             del self.visits[vid]

@@ -29,6 +29,7 @@ steps is what the worker stores in its Faust table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
@@ -92,8 +93,11 @@ class Segment:
         return None if self.called_ms is None else (self.called_ms - self.from_ms) / 1000.0
 
 
-@dataclass
+@dataclass(eq=False)
 class Visit:
+    """A visit's state as :func:`derive` leaves it; not changed afterwards (its derived
+    properties are cached)."""
+
     visit_id: str
     hall_id: str
     steps: list[dict]                 # in fold order
@@ -115,12 +119,12 @@ class Visit:
     def served(self) -> bool:
         return bool(self.transactions)
 
-    @property
+    @cached_property
     def abandoned(self) -> bool:
         """Ends in ``no_show`` (domain.md §3), whether or not it was served before."""
         return bool(self.steps) and self.steps[-1]["k"] == "no_show"
 
-    @property
+    @cached_property
     def open_segment(self) -> Segment | None:
         """The wait in progress, if the visit is waiting now."""
         if self.abandoned or self.expired or not self.segments:
@@ -128,7 +132,7 @@ class Visit:
         seg = self.segments[-1]
         return seg if seg.called_ms is None else None
 
-    @property
+    @cached_property
     def in_service(self) -> bool:
         """Called (really or inferred), with no transaction since: at a counter now."""
         if self.abandoned or self.expired or not self.segments or self.segments[-1].called_ms is None:
@@ -142,7 +146,7 @@ class Visit:
         queue, and its waits were observed."""
         return not self.abandoned and bool(self.segments) and self.segments[-1].called_ms is None
 
-    @property
+    @cached_property
     def status(self) -> str:
         if self.abandoned:
             return "abandoned"
@@ -154,7 +158,7 @@ class Visit:
             return "in_service"
         return "served" if self.served else "in_service"
 
-    @property
+    @cached_property
     def ended_ms(self) -> int | None:
         if self.expired:
             return self.expires_ms

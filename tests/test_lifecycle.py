@@ -163,7 +163,7 @@ def test_retention_follows_the_slowest_topic():
     stays held until the transactions' clock passes it, so its transaction still completes
     it live; the faster topic alone never purges it."""
     mk = Maker(HALL)
-    eng = Engine(CATALOGUE, RULES, retention_h=26)
+    eng = Engine(CATALOGUE, RULES, retention_h=26, purge_after_events=1)
     day1 = at("10:00")
     run([mk.ticket("issued", "R001", day1), mk.ticket("called", "R001", at("10:01"))], eng)
     eng.process(*mk.tx("R000", at("09:00"), at("09:05")))  # the transactions topic has spoken, at day one
@@ -174,6 +174,11 @@ def test_retention_follows_the_slowest_topic():
     assert "R001" in eng.held and "R001" in eng.books[HALL].visits
     eng.process(*mk.tx("R001", at("10:01"), at("10:09")))
     assert eng.books[HALL].visits["R001"].status == "served"
+    # once the slowest topic has moved on too, the ended visit is forgotten (written first)
+    eng.take_pending()
+    eng.written()
+    eng.process(*mk.tx("R3999", at("09:00").replace(day=day1.day + 3), at("09:05").replace(day=day1.day + 3)))
+    assert "R001" not in eng.held and "R001" not in eng.books[HALL].visits
 
 
 def test_ticks_reach_every_live_hall_after_a_restart():
