@@ -91,15 +91,23 @@ class SimulationOutputError(RuntimeError):
     """The broker could not be reached or did not take every message."""
 
 
-def default_start(now: datetime | None = None) -> datetime:
+def default_start(now: datetime | None = None, minutes: float = 0.0) -> datetime:
+    """A window that lies in the past, because the worker refuses events from the future
+    (domain.md §2): the one ending now when it runs from 09:00 to 18:00 today (the halls
+    are open and live then); else from today's 09:00 if that window has ended, else from
+    yesterday's."""
     now = (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI)
-    return now.replace(hour=9, minute=0, second=0, microsecond=0)
+    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    ending_now = (now - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+    if ending_now >= nine and now.hour < 18:
+        return ending_now
+    return nine if nine + timedelta(minutes=minutes) <= now else nine - timedelta(days=1)
 
 
-def normalise_start(start: datetime | None) -> datetime:
+def normalise_start(start: datetime | None, minutes: float = 0.0) -> datetime:
     """Shanghai time at millisecond precision, so the window bounds match event timestamps."""
     if start is None:
-        return default_start()
+        return default_start(minutes=minutes)
     if start.tzinfo is None:
         raise SimulationArgumentError("start needs a UTC offset, e.g. 2026-11-23T09:00:00+08:00")
     start = start.astimezone(SHANGHAI)
@@ -118,7 +126,7 @@ def generate(catalogue: Catalogue, *, halls: int, minutes: float, seed: int = 1,
         raise SimulationArgumentError("minutes must be positive")
     if not 0.0 <= bad_share <= 1.0:
         raise SimulationArgumentError("bad_share must be between 0 and 1")
-    start = normalise_start(start)
+    start = normalise_start(start, minutes)
     return _generate(catalogue, catalogue.halls[:halls], start, start + timedelta(minutes=minutes),
                      seed, bad_share)
 
@@ -605,7 +613,7 @@ def run(settings: Any, *, halls: int, minutes: float, speed: float = 0.0, seed: 
         progress: bool = True) -> dict[str, int]:
     """Send a simulated run to Kafka (or a JSONL file); returns how many messages per topic kind."""
     catalogue = load_catalogue(settings.path(Path(settings.catalogue_file)))
-    start = normalise_start(start)
+    start = normalise_start(start, minutes)
     messages = generate(catalogue, halls=halls, minutes=minutes, seed=seed, start=start, bad_share=bad_share)
     if speed < 0:
         raise SimulationArgumentError("speed must be 0 (as fast as possible) or positive")

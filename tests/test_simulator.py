@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -249,6 +249,19 @@ def test_arguments_are_checked(catalogue):
         simulator.generate(catalogue, halls=1, minutes=10, start=datetime(2026, 11, 23, 9))
     start = simulator.default_start()
     assert (start.hour, start.minute, start.utcoffset().total_seconds()) == (9, 0, 8 * 3600)
+
+
+@pytest.mark.parametrize("now,minutes,expected", [
+    ("2026-11-23T15:00:00+08:00", 240, "2026-11-23T11:00:00+08:00"),  # in the afternoon: the window ending now
+    ("2026-11-23T11:00:00+08:00", 240, "2026-11-22T09:00:00+08:00"),  # the morning would reach the future
+    ("2026-11-23T07:00:00+08:00", 60, "2026-11-22T09:00:00+08:00"),   # before opening: yesterday
+    ("2026-11-23T20:00:00+08:00", 240, "2026-11-23T09:00:00+08:00"),  # evening: today's opening hours
+])
+def test_the_default_window_lies_in_the_past(now, minutes, expected):
+    """The worker refuses events more than 5 minutes ahead of its clock (domain.md §2)."""
+    start = simulator.default_start(datetime.fromisoformat(now), minutes)
+    assert start == datetime.fromisoformat(expected)
+    assert start + timedelta(minutes=minutes) <= datetime.fromisoformat(now)
 
 
 def test_cli_writes_jsonl_that_round_trips(tmp_path):
