@@ -185,3 +185,32 @@ def read_topic(settings: Settings, topic: str, timeout_ms: int = 3000) -> list[b
         return [m.value for m in c]
     finally:
         c.close()
+
+
+def caught_up(settings: Settings, group: str) -> bool:
+    """Whether the consumer group has committed every input message (a worker that caught up
+    on its backlog, whatever restarts it went through)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.servers, group_id=group, enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(t, p) for t in settings.topics.inputs for p in range(settings.topics.partitions)]
+        ends = consumer.end_offsets(parts)
+        return all(ends[tp] == 0 or (consumer.committed(tp) or 0) >= ends[tp] for tp in parts)
+    finally:
+        consumer.close()
+
+
+def produce_raw(settings: Settings, messages) -> int:
+    """Send (topic_kind, key, value) messages in order, as fast as the broker takes them."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.servers, acks="all", linger_ms=20,
+                             batch_size=256 * 1024)
+    n = 0
+    for m in messages:
+        producer.send(getattr(settings.topics, m.topic_kind), key=m.key.encode(), value=m.value)
+        n += 1
+    producer.flush()
+    producer.close()
+    return n

@@ -33,13 +33,15 @@ FROM
       AND day < toDate({hi:DateTime64(3)}, 'Asia/Shanghai')
     UNION ALL
     SELECT hall_id, 'all', opens_at, 'silent_minutes',
-           arraySum(arrayMap(g -> greatest(0., g - {silent_after_s:Float64}),
-                    arrayDifference(arraySort(arrayConcat([toFloat64(opens_at)],
-                        arrayFilter(x -> x >= toFloat64(opens_at) AND x <= toFloat64(closes_at), groupArray(ts)),
-                        [toFloat64(closes_at)]))))) / 60
+           -- in whole milliseconds: differences of epoch seconds as floats would lose precision
+           arraySum(arrayMap(g -> greatest(toInt64(0), g - toInt64({silent_after_s:Float64} * 1000)),
+                    arrayDifference(arraySort(arrayConcat([toUnixTimestamp64Milli(opens_at)],
+                        arrayFilter(x -> x >= toUnixTimestamp64Milli(opens_at) AND x <= toUnixTimestamp64Milli(closes_at),
+                                    groupArray(ts)),
+                        [toUnixTimestamp64Milli(closes_at)]))))) / 60000
     FROM
     (
-        SELECT e.hall_id AS hall_id, toUnixTimestamp64Milli(e.occurred_at) / 1000 AS ts,
+        SELECT e.hall_id AS hall_id, toUnixTimestamp64Milli(e.occurred_at) AS ts,
                toDateTime64(concat(toString(toDate(e.occurred_at, 'Asia/Shanghai')), ' ', h.opens, ':00'), 3, 'Asia/Shanghai') AS opens_at,
                least(toDateTime64(concat(toString(toDate(e.occurred_at, 'Asia/Shanghai')), ' ', h.closes, ':00'), 3, 'Asia/Shanghai'),
                      {now:DateTime64(3)}) AS closes_at
