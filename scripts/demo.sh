@@ -49,8 +49,11 @@ cat <<EOF
 
 EOF
 
-echo "== 3/5 simulator: $HALLS halls, $MINUTES minutes of hall time from 09:00 today, ${SPEED}x (≈ $((MINUTES * 60 / SPEED)) s)"
-"$HP" simulate --halls "$HALLS" --minutes "$MINUTES" --speed "$SPEED" --seed 7 --bad-share 0.005
+# The window lies in the past (the worker refuses events from the future): the hours up to
+# now while the halls are open, else from 09:00 today or yesterday.
+START=$(.venv/bin/python -c "from hallpulse.simulator import default_start; print(default_start(minutes=$MINUTES).isoformat())")
+echo "== 3/5 simulator: $HALLS halls, $MINUTES minutes of hall time from $START, ${SPEED}x (≈ $((MINUTES * 60 / SPEED)) s)"
+"$HP" simulate --halls "$HALLS" --minutes "$MINUTES" --speed "$SPEED" --seed 7 --bad-share 0.005 --start "$START"
 
 echo "== 4/5 waiting for the worker to write everything to ClickHouse"
 for _ in $(seq 120); do
@@ -61,8 +64,8 @@ done
 sleep 3
 curl -sf "$URL/api/stats" | .venv/bin/python -m json.tool
 
-TODAY=$(TZ=Asia/Shanghai date +%F)
-MONTH=$(TZ=Asia/Shanghai date +%Y-%m)
+TODAY=${START:0:10}
+MONTH=${START:0:7}
 echo "== 5/5 what came out: per-hall figures for $TODAY (from ClickHouse)"
 "$HP" query --file sinks/queries/hall_day_summary.sql --param "day=$TODAY"
 echo

@@ -288,22 +288,20 @@ class FactWriter:
         return out
 
     def _rollups(self, hours: set[tuple[str, int]], days: set[tuple[str, date]], now_ms: int, version: int) -> None:
+        common = {"now": from_ms(now_ms), "silent_after_s": self.silent_after_s, "version": version}
         if hours:
-            halls = sorted({h for h, _ in hours})
             lo, hi = min(t for _, t in hours), max(t for _, t in hours) + 3_600_000
-            keys = sorted((h, _utc(t)) for h, t in hours)
-            params = {"halls": halls, "lo": from_ms(lo), "hi": from_ms(hi), "keys": keys, "version": version}
+            params = {**common, "halls": sorted({h for h, _ in hours}), "lo": from_ms(lo), "hi": from_ms(hi),
+                      "keys": sorted((h, _utc(t)) for h, t in hours)}
             self.store.command(load_sql("rollup_minute"), params)
             self.store.command(load_sql("rollup_hour"), params)
         if days:
-            halls = sorted({h for h, _ in days})
             first, last = min(d for _, d in days), max(d for _, d in days)
             lo = datetime(first.year, first.month, first.day, tzinfo=SHANGHAI)
             hi = datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + timedelta(days=1)
             self.store.command(load_sql("rollup_day"), {
-                "halls": halls, "lo": lo.astimezone(timezone.utc), "hi": hi.astimezone(timezone.utc),
-                "keys": sorted(days), "now": from_ms(now_ms), "silent_after_s": self.silent_after_s,
-                "version": version})
+                **common, "halls": sorted({h for h, _ in days}), "lo": lo.astimezone(timezone.utc),
+                "hi": hi.astimezone(timezone.utc), "keys": sorted(days)})
 
 
 def _utc(ms: int) -> datetime:

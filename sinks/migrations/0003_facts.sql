@@ -70,10 +70,14 @@ TTL minute + INTERVAL {ttl_months} MONTH;
 
 -- Every fact as (hall, categories it counts in, instant, figure names, values), for the
 -- roll-ups to sum. Parameters: {halls:Array(String)}, {lo:DateTime64(3)}, {hi:DateTime64(3)}
--- (UTC, half-open). Counting rules (domain.md §3): a visit on its issue, a wait segment on
--- its call, a transfer when it happened (in the queue it opened), a transaction when it
--- completed, a survey when it was answered (in its visit's category when known), a late
--- event at its own time (hall-wide only). A gauge row counts only in its own category.
+-- (UTC, half-open), {now:DateTime64(3)}, {silent_after_s:Float64}, {with_silence:UInt8}.
+-- Counting rules (domain.md §3): a visit on its issue, a wait segment on its call, a
+-- transfer when it happened (in the queue it opened), a transaction when it completed, a
+-- survey when it was answered (in its visit's category when known), a late event at its
+-- own time (hall-wide only). A gauge row counts only in its own category. With
+-- with_silence = 1, each hall-day with ticket or transaction events also gets its silent
+-- minutes: within opening hours, every gap between consecutive events (opening and closing
+-- as bounds) beyond silent_after_s; a closing still ahead of `now` bounds no gap yet.
 CREATE VIEW IF NOT EXISTS fact_values AS
 WITH visit_categories AS
 (
@@ -141,4 +145,54 @@ FROM
            [toFloat64(queue_len), longest_wait_s, toFloat64(active_counters), est_wait_s]
     FROM minute_gauges FINAL
     WHERE hall_id IN {halls:Array(String)} AND minute >= {lo:DateTime64(3)} AND minute < {hi:DateTime64(3)}
+
+    UNION ALL
+    SELECT hall_id, ['all'], toTimeZone(opens_at, 'UTC'), ['silent_minutes'],
+           -- in whole milliseconds: differences of epoch seconds as floats would lose precision
+           [arraySum(arrayMap(g -> greatest(toInt64(0), g - toInt64({silent_after_s:Float64} * 1000)),
+                     arrayDifference(arraySort(arrayConcat([toUnixTimestamp64Milli(opens_at)],
+                         arrayFilter(x -> x >= toUnixTimestamp64Milli(opens_at) AND x <= toUnixTimestamp64Milli(closes_at),
+                                     groupArray(ts)),
+                         [toUnixTimestamp64Milli(closes_at)]))))) / 60000]
+    FROM
+    (
+        SELECT e.hall_id AS hall_id, toUnixTimestamp64Milli(e.occurred_at) AS ts,
+               toDateTime64(concat(toString(toDate(e.occurred_at, 'Asia/Shanghai')), ' ', h.opens, ':00'), 3, 'Asia/Shanghai') AS opens_at,
+               least(toDateTime64(concat(toString(toDate(e.occurred_at, 'Asia/Shanghai')), ' ', h.closes, ':00'), 3, 'Asia/Shanghai'),
+                     {now:DateTime64(3)}) AS closes_at
+        FROM visit_events AS e FINAL
+        INNER JOIN (SELECT hall_id, opens, closes FROM halls FINAL) AS h ON h.hall_id = e.hall_id
+        WHERE {with_silence:UInt8} = 1
+          AND e.hall_id IN {halls:Array(String)} AND e.occurred_at >= {lo:DateTime64(3)} AND e.occurred_at < {hi:DateTime64(3)}
+    )
+    GROUP BY hall_id, opens_at, closes_at
 );
+
+-- The facts summed per hall, category and bucket ('minute', 'hour', or 'day': the business
+-- day in Asia/Shanghai, as the UTC instant it starts), with the gauges' maxima. Parameters:
+-- {bucket:String} and those of fact_values. The roll-ups (sinks/queries/rollup_*.sql)
+-- insert from here.
+CREATE VIEW IF NOT EXISTS fact_sums AS
+SELECT hall_id, category,
+       multiIf({bucket:String} = 'minute', toStartOfMinute(toDateTime(t, 'UTC')),
+               {bucket:String} = 'hour', toStartOfHour(toDateTime(t, 'UTC')),
+               toDateTime(toStartOfDay(toDateTime(t), 'Asia/Shanghai'), 'UTC')) AS bucket,
+       sumIf(value, name = 'issued') AS issued, sumIf(value, name = 'visits_served') AS visits_served,
+       sumIf(value, name = 'abandoned') AS abandoned, sumIf(value, name = 'transfers') AS transfers,
+       sumIf(value, name = 'called') AS called, sumIf(value, name = 'within_target') AS within_target,
+       sumIf(value, name = 'wait_sum_s') AS wait_sum_s, maxIf(value, name = 'wait_max_s') AS wait_max_s,
+       sumIf(value, name = 'transactions') AS transactions, sumIf(value, name = 'handle_sum_s') AS handle_sum_s,
+       sumIf(value, name = 'handle_ratio_sum') AS handle_ratio_sum, sumIf(value, name = 'first_contact') AS first_contact,
+       sumIf(value, name = 'csat_n') AS csat_n, sumIf(value, name = 'csat_sum') AS csat_sum,
+       sumIf(value, name = 'csat_satisfied') AS csat_satisfied, sumIf(value, name = 'audit_n') AS audit_n,
+       sumIf(value, name = 'audit_sum') AS audit_sum, sumIf(value, name = 'complaints') AS complaints,
+       sumIf(value, name = 'complaints_escalated') AS complaints_escalated,
+       maxIf(value, name = 'queue_len') AS queue_len, maxIf(value, name = 'longest_wait_s') AS longest_wait_s,
+       maxIf(value, name = 'active_counters') AS active_counters, maxIf(value, name = 'est_wait_s') AS est_wait_s,
+       sumIf(value, name = 'expired_visits') AS expired_visits, sumIf(value, name = 'inferred_calls') AS inferred_calls,
+       sumIf(value, name = 'silent_minutes') AS silent_minutes, sumIf(value, name = 'late_events') AS late_events
+FROM fact_values(halls = {halls:Array(String)}, lo = {lo:DateTime64(3)}, hi = {hi:DateTime64(3)}, now = {now:DateTime64(3)},
+                 silent_after_s = {silent_after_s:Float64}, with_silence = {with_silence:UInt8})
+ARRAY JOIN cats AS category
+ARRAY JOIN names AS name, vals AS value
+GROUP BY hall_id, category, bucket;

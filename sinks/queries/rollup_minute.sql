@@ -1,32 +1,19 @@
--- Recompute minute_metrics from the facts (the fact_values view) for the given halls and
--- hours: counts and sums of the facts in each minute, and the queue gauges at its end.
--- A (hall, category, minute) row that had figures and has none now (a fact moved, e.g. an
--- inferred call replaced by the real one) is rewritten with zeros.
+-- Recompute minute_metrics from the facts (the fact_sums view) for the given (hall, hour)
+-- pairs: counts and sums of the facts in each minute, and the queue gauges at its end.
+-- A stored row of those keys that has no facts left (an inferred call replaced by the real one
+-- in another minute) is rewritten with zeros.
 -- Bound parameters: {halls:Array(String)}, {lo:DateTime64(3)}, {hi:DateTime64(3)} (UTC,
--- half-open, covering the keys), {keys:Array(Tuple(String, DateTime))} the (hall, hour)
--- pairs to recompute, {version:UInt64}.
+-- half-open, covering the keys), {keys:Array(Tuple(String, DateTime))}, {now:DateTime64(3)},
+-- {silent_after_s:Float64}, {version:UInt64}.
 INSERT INTO minute_metrics
-SELECT hall_id, category, toStartOfMinute(t) AS minute,
-       sumIf(value, name = 'issued'), sumIf(value, name = 'visits_served'), sumIf(value, name = 'abandoned'),
-       sumIf(value, name = 'transfers'), sumIf(value, name = 'called'), sumIf(value, name = 'within_target'),
-       sumIf(value, name = 'wait_sum_s'), maxIf(value, name = 'wait_max_s'), sumIf(value, name = 'transactions'),
-       sumIf(value, name = 'handle_sum_s'), sumIf(value, name = 'handle_ratio_sum'),
-       sumIf(value, name = 'first_contact'), sumIf(value, name = 'csat_n'), sumIf(value, name = 'csat_sum'),
-       sumIf(value, name = 'csat_satisfied'), sumIf(value, name = 'audit_n'), sumIf(value, name = 'audit_sum'),
-       sumIf(value, name = 'complaints'), sumIf(value, name = 'complaints_escalated'),
-       maxIf(value, name = 'queue_len'), maxIf(value, name = 'longest_wait_s'),
-       maxIf(value, name = 'active_counters'), maxIf(value, name = 'est_wait_s'),
+SELECT hall_id, category, bucket, issued, visits_served, abandoned, transfers, called, within_target, wait_sum_s,
+       wait_max_s, transactions, handle_sum_s, handle_ratio_sum, first_contact, csat_n, csat_sum, csat_satisfied,
+       audit_n, audit_sum, complaints, complaints_escalated, queue_len, longest_wait_s, active_counters, est_wait_s,
        {version:UInt64}
-FROM
-(
-    SELECT hall_id, category, t, name, value
-    FROM fact_values(halls = {halls:Array(String)}, lo = {lo:DateTime64(3)}, hi = {hi:DateTime64(3)})
-    ARRAY JOIN cats AS category
-    ARRAY JOIN names AS name, vals AS value
-    UNION ALL
-    SELECT hall_id, category, minute, 'issued', 0.
-    FROM minute_metrics FINAL
-    WHERE hall_id IN {halls:Array(String)} AND minute >= {lo:DateTime64(3)} AND minute < {hi:DateTime64(3)}
-)
-WHERE (hall_id, toStartOfHour(t)) IN {keys:Array(Tuple(String, DateTime))}
-GROUP BY hall_id, category, minute
+FROM fact_sums(bucket = 'minute', halls = {halls:Array(String)}, lo = {lo:DateTime64(3)}, hi = {hi:DateTime64(3)},
+               now = {now:DateTime64(3)}, silent_after_s = {silent_after_s:Float64}, with_silence = 0)
+WHERE (hall_id, toStartOfHour(bucket)) IN {keys:Array(Tuple(String, DateTime))}
+UNION ALL  -- the keys' stored rows, zeroed one version below: a group whose facts moved away
+SELECT hall_id, category, minute, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {version:UInt64} - 1
+FROM minute_metrics FINAL
+WHERE hall_id IN {halls:Array(String)} AND (hall_id, toStartOfHour(minute)) IN {keys:Array(Tuple(String, DateTime))}
