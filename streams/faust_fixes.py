@@ -1,15 +1,24 @@
-"""One targeted fix to faust-streaming, applied when the worker starts.
+"""Two targeted fixes to faust-streaming (0.15), applied when the worker starts. Both are
+on the exactly-once path and both lost state after a kill -9 while the committed offsets
+said the events were processed. Re-check them when faust-streaming is upgraded.
 
-Under ``processing_guarantee="exactly_once"`` faust-streaming (0.15) reads the changelog
-highwaters for recovery from ``AIOKafkaConsumer.last_stable_offset(tp)``. That value is
-known only after a fetch from the partition; on a fresh start it often is not, recovery
-then believes the changelogs are empty and the worker resumes with empty tables while
-the committed offsets say the events were processed: state silently lost. Seen here
-intermittently after kill -9; tests/test_pipeline_integration.py catches it (a resend
-after the restart must be all duplicates).
+1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
+   reads the changelog highwaters for recovery from
+   ``AIOKafkaConsumer.last_stable_offset(tp)``. That value is known only after a fetch from
+   the partition; on a fresh start it often is not, recovery then believes the changelogs
+   are empty and the worker resumes with empty tables. The fix asks the broker instead:
+   ``end_offsets`` from a ``read_committed`` consumer is the last stable offset.
 
-The fix asks the broker instead: ``end_offsets`` from a ``read_committed`` consumer is
-the last stable offset, which is the highwater recovery needs.
+2. **Commit before the changelog is sent.** A table write goes into Faust's own
+   ``ProducerBuffer`` and reaches the transactional producer later. At a commit, the
+   non-transactional path flushes that buffer first; the transactional path
+   (``Producer.commit_transactions``) does not, so changelog records still in the buffer
+   land in the *next* transaction while this one commits the offsets. A kill before the
+   next commit aborts them: the events are never read again and their state is gone.
+   Seen under a backlog (``producer buffer full``); tests/test_month_backlog.py, which
+   kills the worker twice during a catch-up, caught it. The fix flushes the buffer into
+   the open transactions before committing. Records of events after the committed offset
+   may then commit early; those events are read again and recognised as duplicates.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from typing import List, Mapping
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 _Thread = faust_aiokafka.AIOKafkaConsumerThread
+_Producer = faust_aiokafka.Producer
+_commit_transactions = _Producer.commit_transactions
 
 
 async def _highwaters(self, partitions: List) -> Mapping:
@@ -26,5 +37,12 @@ async def _highwaters(self, partitions: List) -> Mapping:
     return await consumer.end_offsets(partitions)
 
 
+async def _flush_then_commit(self, tid_to_offset_map, group_id, start_new_transaction: bool = True) -> None:
+    await self.buffer.flush()
+    await _commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction=start_new_transaction)
+
+
 def apply() -> None:
     _Thread._highwaters = _highwaters
+    if _Producer.commit_transactions is not _flush_then_commit:
+        _Producer.commit_transactions = _flush_then_commit

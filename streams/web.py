@@ -46,7 +46,7 @@ def hall_now(ws, hall_id: str) -> dict | None:
     else:
         snap = book.snapshot()
     snap["feed"] = feed_status(ws, hall, book, snap["feed"])
-    snap["as_of"] = iso_ms(snap.pop("as_of_ms"))
+    snap["as_of"] = iso_ms(snap["as_of_ms"])
     snap["alerts"] = [open_alert(ws, s) for s in ws.engine.open_alerts(hall_id)]
     return snap
 
