@@ -16,6 +16,7 @@ _COMMANDS = {
     "schema": ["schema"],
     "simulate": ["simulate"],
     "worker": ["worker"],
+    "sink": ["sink"],
     "query": ["query"],
     "deadletter": ["deadletter"],
     "assess": ["assess", "publish", "appeal"],

@@ -52,6 +52,7 @@ class TopicSettings(BaseModel):
     alerts: str = "hall.alerts"
     deadletter: str = "hall.deadletter"
     ticks: str = "hall.ticks"  # the worker's own clock: lets alerts close while a hall is silent
+    facts: str = "hall.facts"  # what the workers accepted, for the sink to store
     partitions: int = 4
     replication: int = 1
 
@@ -60,7 +61,7 @@ class TopicSettings(BaseModel):
         return [self.tickets, self.transactions, self.surveys]
 
     def all(self) -> dict[str, int]:
-        return {t: self.partitions for t in [*self.inputs, self.alerts, self.deadletter, self.ticks]}
+        return {t: self.partitions for t in [*self.inputs, self.alerts, self.deadletter, self.ticks, self.facts]}
 
 
 class StoreSettings(BaseModel):
@@ -87,11 +88,21 @@ class WorkerSettings(BaseModel):
     # a visit still waiting this long after its hall's closing time is expired (§3)
     expire_after_minutes: float = Field(default=30, ge=0)
     retention_hours: int = Field(default=26, ge=25)
-    flush_interval_seconds: float = Field(default=5.0, gt=0)
-    flush_batch_rows: int = Field(default=5000, ge=1)
     tick_seconds: float = Field(default=15.0, gt=0)
     # how soon a killed worker's partitions are given to the next one
     session_timeout_seconds: float = Field(default=10.0, ge=6.0)
+
+
+class SinkSettings(BaseModel):
+    """``hallpulse sink``: the store's only owner and writer, fed by the facts and alerts topics."""
+
+    web_host: str = "127.0.0.1"
+    web_port: int = 6067
+    group_id: str = "hallpulse-sink"
+    batch_seconds: float = Field(default=2.0, gt=0)     # gather at most this long per write ...
+    batch_messages: int = Field(default=20_000, ge=1)   # ... or this many messages
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    insert_rows: int = Field(default=5000, ge=1)        # rows per INSERT
 
 
 class Settings(BaseSettings):
@@ -112,6 +123,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     store: StoreSettings = StoreSettings()
     worker: WorkerSettings = WorkerSettings()
+    sink: SinkSettings = SinkSettings()
 
     @field_validator("log_level")
     @classmethod

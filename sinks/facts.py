@@ -1,8 +1,10 @@
 """Writes the facts into ClickHouse and derives the aggregates from them there.
 
-What the worker hands over (:class:`FactBatch`) is *what it accepted*: every event of the
-visits it touched, new surveys, the queue gauges of the minutes that passed, alerts. The
-writer never trusts the worker to hold a visit whole:
+What the workers send on the facts topic (:class:`FactBatch`, gathered by the sink
+process, ``sinks/sink.py``) is *what they accepted*: every event, however late, new
+surveys, the queue gauges of the minutes that passed, visits to re-derive (expired), days
+that ended; alerts come from the alerts topic. The writer never needs a worker to hold a
+visit whole:
 
 1. It reads the visit's events already stored (``visit_events``), adds the ones it lacks
    (a repeated ``event_id`` is dropped: the first one stays), and re-derives the visit and
@@ -24,6 +26,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Iterable
 
 from hallpulse.catalogue import Catalogue
 from schemas.events import AlertEvent
@@ -54,7 +57,7 @@ HOUR = timedelta(hours=1)
 
 @dataclass
 class FactBatch:
-    """What one flush hands to the writer (built on the worker's event loop)."""
+    """What one write stores: gathered from the facts and alerts topics by the sink."""
 
     visits: dict[str, tuple[str, list[dict]]] = field(default_factory=dict)  # visit_id -> (hall_id, steps)
     surveys: list[dict] = field(default_factory=list)                        # masked survey records
@@ -84,24 +87,23 @@ class WriteResult:
         return self.events + self.visits + self.segments + self.transactions + self.surveys + self.gauges + self.alerts
 
 
-def build_batch(engine, pending: dict, alerts: list[AlertEvent]) -> FactBatch:
-    """Collect from the engine what its pending marks name (see ``streams.engine.Pending``)."""
+def batch_from_facts(facts: Iterable[dict], alerts: Iterable[AlertEvent] = ()) -> FactBatch:
+    """Gather the fact messages of the facts topic (``streams.engine.Outcome.facts``) and the
+    alerts into one batch: the steps of a visit from several messages are merged."""
     b = FactBatch(alerts=list(alerts))
-    for hall_id, p in pending.items():
-        book = engine.books.get(hall_id)
-        for vid in p.visits:
-            rec = engine.held.get(vid)
-            if rec is not None:
-                b.visits[vid] = (hall_id, list(rec["s"]))
-        if book is None:
-            continue
-        for sid in p.surveys:
-            s = book.surveys.get(sid)
-            if s is not None:
-                b.surveys.append({**s, "h": hall_id})
-        for m in sorted(p.minutes):
-            b.gauges += book.gauge_rows(m)
-        b.days |= {(hall_id, business_day(d)) for d in p.days}
+    for f in facts:
+        kind = f["k"]
+        if kind == "visit":
+            hall_id, steps = b.visits.setdefault(f["v"], (f["h"], []))
+            steps.extend(f["s"])
+        elif kind == "survey":
+            b.surveys.append(f["r"])
+        elif kind == "gauges":
+            b.gauges.extend(f["rows"])
+        elif kind == "day":
+            b.days.add((f["h"], business_day(f["d"])))
+        else:
+            raise ValueError(f"unknown fact kind {kind!r}")
     return b
 
 

@@ -5,10 +5,10 @@ set, otherwise embedded chDB under ``var/``. An on-disk chDB store can be open i
 process at a time, so:
 
 * the process that opens it takes an exclusive lock file beside it;
-* the worker, while it runs, publishes its address in ``var/worker.json`` and answers SQL
+* the sink (``hallpulse sink``), while it runs, publishes its address in ``var/store-owner.json`` and answers SQL
   on its loopback web server (``POST /internal/sql``);
-* every other command (``query``, ``assess``, ``publish``…) asks the running worker through
-  :class:`WorkerProxyStore`, or opens the store itself when no worker runs.
+* every other command (``query``, ``assess``, ``publish``…) asks the running sink through
+  :class:`ProxyStore`, or opens the store itself when no sink runs.
 
 All three kinds of store offer the same three calls: ``query``, ``command``, ``insert``.
 """
@@ -100,7 +100,7 @@ class ClickHouseStore:
                 self._lock_fd = None
 
 
-# ---- the worker proxy -----------------------------------------------------------------
+# ---- the store proxy ------------------------------------------------------------------
 
 def encode_value(v: Any) -> Any:
     """JSON-safe encoding that round-trips the types our tables use."""
@@ -137,7 +137,7 @@ def decode_value(v: Any) -> Any:
 
 
 def handle_proxy_request(store: Store, payload: dict) -> dict:
-    """Serve one proxied call on the store-holding side (the worker's web view)."""
+    """Serve one proxied call on the store-holding side (the sink's web server)."""
     op = payload.get("op")
     params = {k: decode_value(v) for k, v in (payload.get("parameters") or {}).items()}
     if op == "query":
@@ -153,8 +153,8 @@ def handle_proxy_request(store: Store, payload: dict) -> dict:
     raise StoreError(f"unknown op {op!r}")
 
 
-class WorkerProxyStore:
-    """Sends the same calls to the running worker, which holds the embedded store."""
+class ProxyStore:
+    """Sends the same calls to the running sink, which holds the embedded store."""
 
     def __init__(self, base_url: str, timeout: float = 120.0):
         self.base_url = base_url.rstrip("/")
@@ -198,15 +198,16 @@ class WorkerProxyStore:
 
 # ---- choosing and opening ---------------------------------------------------------------
 
-def worker_file(settings: Settings) -> Path:
-    return settings.path(settings.var_dir) / "worker.json"
+def owner_file(settings: Settings) -> Path:
+    """Where the process that holds the embedded store (``hallpulse sink``) says where it is."""
+    return settings.path(settings.var_dir) / "store-owner.json"
 
 
-def running_worker_url(settings: Settings, wait: float = 60.0) -> str | None:
-    """The web address of a live worker that holds the embedded store, if any. A worker
+def running_owner_url(settings: Settings, wait: float = 60.0) -> str | None:
+    """The web address of the live sink that holds the embedded store, if any. It
     announces itself as soon as it holds the store; while its web server is still coming
-    up (recovery can take a while), wait for it rather than fail on the store's lock."""
-    wf = worker_file(settings)
+    up, wait for it rather than fail on the store's lock."""
+    wf = owner_file(settings)
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -234,15 +235,15 @@ def _lock_embedded(path: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise StoreBusy(f"the embedded store {path} is open in another process; "
-                        "stop it, or start the worker so that commands can ask it") from None
+                        "stop it, or start the sink (hallpulse sink) so that commands can ask it") from None
     return fd
 
 
 def open_store(settings: Settings, *, hold: bool = False) -> Store:
     """The store for this process.
 
-    ``hold=True`` is for the worker: it must own the embedded store itself. Anyone else
-    gets a proxy to the running worker when there is one.
+    ``hold=True`` is for the sink: it must own the embedded store itself. Anyone else
+    gets a proxy to the running sink when there is one.
     """
     db = settings.store.database
     if settings.store.url:
@@ -251,17 +252,17 @@ def open_store(settings: Settings, *, hold: bool = False) -> Store:
         bootstrap.close()
         return ClickHouseStore(clickhouse_connect.get_client(dsn=settings.store.url, database=db))
     if not hold:
-        url = running_worker_url(settings)
+        url = running_owner_url(settings)
         if url:
-            return WorkerProxyStore(url)
+            return ProxyStore(url)
     path = settings.chdb_path
     try:
         fd = _lock_embedded(path)
     except StoreBusy:
-        # a worker that is starting holds the store before it announces itself
+        # a sink that is starting holds the store before it announces itself
         url = None if hold else _wait_for_announcement(settings)
         if url:
-            return WorkerProxyStore(url)
+            return ProxyStore(url)
         raise
     try:
         client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
@@ -276,8 +277,8 @@ def open_store(settings: Settings, *, hold: bool = False) -> Store:
 def _wait_for_announcement(settings: Settings, wait: float = 30.0) -> str | None:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if worker_file(settings).exists():
-            return running_worker_url(settings)
+        if owner_file(settings).exists():
+            return running_owner_url(settings)
         time.sleep(0.3)
     return None
 

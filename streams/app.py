@@ -6,30 +6,24 @@ count, so a hall's events meet in one partition number) and applies each
 events, dead letters. With ``processing_guarantee = "exactly_once"`` the table
 changelogs, the alert and dead-letter messages and the consumer offsets commit in one
 Kafka transaction, so a killed worker resumes with exactly the state of what it
-committed. A timer hands what the engine has pending to the fact writer
-(``sinks/facts.py``), which stores the facts and derives the aggregates from them in
-ClickHouse; those writes are idempotent, which closes the gap between the two systems.
+committed. Every accepted event also leaves on the facts topic (``Outcome.facts``) in that
+same transaction; the sink process (``hallpulse sink``, ``sinks/sink.py``) stores the
+facts and derives the aggregates from them in ClickHouse. The worker never opens the
+store, so any number of workers can run beside one sink.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections import defaultdict
+from dataclasses import dataclass
 
 import faust
 
 from hallpulse.catalogue import Catalogue, load_catalogue
 from hallpulse.config import Settings
 from hallpulse.logs import get_logger
-from sinks.catalogue_mirror import mirror_catalogue
-from sinks.migrate import apply_migrations, apply_ttl
-from sinks.store import Store, open_store, worker_file
-from sinks.facts import FactWriter, build_batch
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
@@ -44,20 +38,9 @@ class WorkerState:
     settings: Settings
     catalogue: Catalogue
     engine: Engine
-    store: Store | None = None
-    writer: FactWriter | None = None
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="store"))
     stale: bool = True              # the engine must be rebuilt from the tables ...
     recovered: bool = False         # ... which is possible once Faust has restored them
-    flushes: int = 0
-    rows_written: int = 0
-    last_flush_s: float = 0.0
-    flush_errors: int = 0
-    flushing: bool = False
-
-    async def in_store_thread(self, fn, *args):
-        """chDB is used from one thread only: every store call goes through here."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    facts_sent: int = 0
 
 
 def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
@@ -94,6 +77,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                        value_serializer="raw")
     alerts_topic = app.topic(t.alerts, key_serializer="raw", value_serializer="raw")
     dead_topic = app.topic(t.deadletter, key_serializer="raw", value_serializer="raw")
+    facts_topic = app.topic(t.facts, key_serializer="raw", value_serializer="raw")
     tables = {
         # str keys: the tables' changelogs encode keys and values as JSON both ways
         VISITS: app.Table("visits", partitions=t.partitions, key_type=str),
@@ -120,9 +104,6 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     async def _recovered(sender, **kwargs) -> None:
         state.recovered = True
 
-    def can_restore() -> bool:
-        return state.recovered and not app.rebalancing and not app.in_recovery
-
     @app.agent(inputs)
     async def hall_events(stream):
         async for event in stream.events():
@@ -148,6 +129,13 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                     tables[table][k] = value
             for a in out.alerts:
                 await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode())
+            if out.facts:  # one message per hall, in this event's transaction
+                by_hall: dict[str, list[dict]] = defaultdict(list)
+                for f in out.facts:
+                    by_hall[f["h"] if "h" in f else f["r"]["h"]].append(f)
+                for hall_id, facts in by_hall.items():
+                    await facts_topic.send(key=hall_id.encode(), value=json.dumps(facts, ensure_ascii=False).encode())
+                    state.facts_sent += 1
             if out.dead_letter is not None:
                 dl = out.dead_letter
                 # one key per partition: a table key must only be written from one partition,
@@ -156,34 +144,6 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
                 await dead_topic.send(key=(dl.key or "").encode(), value=dl.to_json())
                 log.warning("event.dead_letter", reason_code=dl.reason_code, reason=dl.reason, topic=dl.topic,
                             partition=dl.partition, offset=dl.offset)
-
-    @app.timer(interval=w.flush_interval_seconds)
-    async def flush() -> None:
-        if state.writer is None:
-            return
-        if state.stale:
-            if not can_restore():
-                return
-            restore()
-        pending, alerts = engine.take_pending()
-        if not pending and not alerts:
-            return
-        t0 = time.perf_counter()
-        state.flushing = True
-        try:
-            batch = build_batch(engine, pending, alerts)
-            result = await state.in_store_thread(state.writer.write, batch)
-        except Exception as e:  # the store is down or refused: keep the work, try again
-            engine.requeue(pending, alerts)
-            state.flush_errors += 1
-            log.error("sink.flush_failed", error=str(e))
-            return
-        finally:
-            state.flushing = False
-        engine.written()
-        state.flushes += 1
-        state.rows_written += result.rows
-        state.last_flush_s = time.perf_counter() - t0
 
     tick_producer = None
 
@@ -216,32 +176,3 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     return app, state
 
 
-def _loopback(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-
-
-def open_worker_store(state: WorkerState) -> None:
-    """Open (and hold) the store, migrate it, mirror the catalogue; before the app starts."""
-    s = state.settings
-    store = open_store(s, hold=True)
-    applied = apply_migrations(store, s.store.ttl_months)
-    ttl_changed = apply_ttl(store, s.store.ttl_months)
-    mirror_catalogue(store, state.catalogue)
-    state.store = store
-    rules = state.engine.rules
-    state.writer = FactWriter(store, state.catalogue, expire_after_min=s.worker.expire_after_minutes,
-                              silent_after_min=rules.default.silent_after_min, batch_rows=s.worker.flush_batch_rows)
-    # tell other commands where to send their SQL while this process holds the store
-    info = {"pid": os.getpid(), "url": f"http://{_loopback(s.worker.web_host)}:{s.worker.web_port}"}
-    worker_file(s).write_text(json.dumps(info))
-    log.info("store.ready", embedded=s.store.embedded, migrations_applied=applied, ttl_changed=ttl_changed,
-             where=str(s.chdb_path) if s.store.embedded else s.store.url)
-
-
-def remove_worker_file(settings: Settings) -> None:
-    wf: Path = worker_file(settings)
-    try:
-        if json.loads(wf.read_text()).get("pid") == os.getpid():
-            wf.unlink()
-    except (OSError, ValueError):
-        pass

@@ -7,9 +7,10 @@ directly. Persistent state is the Faust tables (visit steps, surveys, alert stat
 :meth:`Engine.restore` after a restart or a rebalance.
 
 The engine keeps only what *live* figures need. The figures that decide a grade come from
-the facts the fact writer stores (``sinks/facts.py``): every accepted event reaches the
-store however late it is, and a visit's facts are re-derived there from all of its
-events. So what the engine keeps and forgets decides nothing stored:
+the facts the fact writer stores (``sinks/facts.py``): every accepted event leaves in
+:attr:`Outcome.facts` (the agent sends them to the facts topic in the same transaction as
+the state), however late it is, and a visit's facts are re-derived in the store from all
+of its events. So what the engine keeps and forgets decides nothing stored:
 
 * **Time** is per hall and topic (the latest event time accepted from it), so topics read
   at uneven pace do not make each other's events late. An event more than the grace behind
@@ -19,7 +20,7 @@ events. So what the engine keeps and forgets decides nothing stored:
   clock cannot move a hall's time.
 * **Retention** follows the slowest input: per partition, the minimum over the three
   topics of their clocks (a watermark). A visit is forgotten once it ended (or expired)
-  ``retention_h`` before that watermark, and never before the writer has stored it.
+  ``retention_h`` before that watermark.
 """
 
 from __future__ import annotations
@@ -97,18 +98,11 @@ class Outcome:
     duplicate: bool = False
     writes: list[tuple[str, str, Any]] = field(default_factory=list)  # (table, key, value | None = delete)
     alerts: list[AlertEvent] = field(default_factory=list)
-
-
-@dataclass
-class Pending:
-    """What the fact writer has yet to write, per hall: the visits whose facts must be
-    re-derived (new events, or expiry), new surveys, minutes whose queue gauges changed,
-    and business days to re-aggregate although no fact changed (a day that ended)."""
-
-    visits: set[str] = field(default_factory=set)
-    surveys: set[str] = field(default_factory=set)
-    minutes: set[int] = field(default_factory=set)
-    days: set[int] = field(default_factory=set)  # day starts, epoch ms
+    # what the fact writer must store (sinks/facts.py), sent to the facts topic in the same
+    # transaction as the state: {"k": "visit", "h", "v", "s": [new steps]} (no steps: re-derive
+    # it, e.g. it expired), {"k": "survey", "r": record}, {"k": "gauges", "h", "rows"},
+    # {"k": "day", "h", "d": day start ms} (a day that ended: re-aggregate it)
+    facts: list[dict] = field(default_factory=list)
 
 
 def _reason_code(message: str) -> str:
@@ -142,14 +136,9 @@ class Engine:
         self.expire_after_ms = int(expire_after_min * MINUTE_MS)
         self.wall_ms = wall_ms or (lambda: int(time.time() * 1000))
         self.books: dict[str, HallBook] = {}
-        # every visit the worker holds (the Faust table's mirror): live ones are also in
-        # their hall's book; "x" marks one held only until its late events are stored
+        # every visit the worker holds (the Faust table's mirror), also in its hall's book
         self.held: dict[str, dict] = {}
-        self._facts_only: set[str] = set()  # the held visits marked "x"
         self.alert_states: dict[str, AlertState] = {}
-        self.pending: dict[str, Pending] = {}
-        self.pending_alerts: list[AlertEvent] = []
-        self.inflight: dict[str, Pending] = {}  # taken by the writer, not yet confirmed written
         self.partition_of: dict[str, int] = {}  # hall -> input partition, learnt from its events or state
         self.part_clocks: dict[int | None, dict[str, int]] = {}  # partition -> topic kind -> latest event time
         self._last_purge: dict[int | None, int] = {}
@@ -167,17 +156,12 @@ class Engine:
                                                silent_after_ms=int(th.silent_after_min * MINUTE_MS))
         return b
 
-    def _pending(self, hall_id: str) -> Pending:
-        return self.pending.setdefault(hall_id, Pending())
-
     def restore(self, visits: Iterable[tuple[str, dict]], surveys: Iterable[tuple[str, dict]],
                 alert_states: Iterable[tuple[str, dict]]) -> None:
-        """Rebuild the books from the tables, and mark everything held for writing: the fact
-        writer drops what the store already has, and whatever a crash kept from it is then
-        written."""
+        """Rebuild the books from the tables. (Nothing is written again: the facts of every
+        event committed to the tables are on the facts topic.)"""
         self.books.clear()
         self.held.clear()
-        self._facts_only.clear()
         self.alert_states.clear()
         self.part_clocks.clear()
         late_steps: list[tuple[HallBook, int]] = []
@@ -195,7 +179,6 @@ class Engine:
                 self._advance_partition(rec.get("p"), kind, st["t"])
                 if st.get("lt"):
                     late_steps.append((b, st["t"]))
-            self._pending(hall).visits.add(vid)
         for sid, rec in surveys:
             hall = rec["h"]
             if hall not in self.catalogue:
@@ -208,20 +191,16 @@ class Engine:
                 self.partition_of[hall] = rec["p"]
             if rec.get("lt"):
                 late_steps.append((b, rec["t"]))
-            self._pending(hall).surveys.add(sid)
         for b, t in late_steps:
             day = business_day(t).isoformat()
             b.late_by_day[day] = b.late_by_day.get(day, 0) + 1
         # derive live visits once every clock is known (expiry depends on the hall's clock)
         for vid, rec in self.held.items():
-            if rec.get("x"):
-                self._facts_only.add(vid)
-            else:
-                self.books[rec["h"]].set_visit(vid, list(rec["s"]))
+            self.books[rec["h"]].set_visit(vid, list(rec["s"]))
         for key, st in alert_states:
             self.alert_states[key] = AlertState.from_dict(st)
         for book in self.books.values():
-            book.gauge_upto = minute_of(book.view_ms) if book.view_ms else 0
+            book.gauge_upto = minute_of(book.view_ms) - MINUTE_MS if book.view_ms else 0
 
     def _advance_partition(self, partition: int | None, kind: str, t: int) -> None:
         clocks = self.part_clocks.setdefault(partition, {})
@@ -299,30 +278,24 @@ class Engine:
         if late:
             step["lt"] = 1
         vid = event.visit_id
+        out.facts.append({"k": "visit", "h": book.hall_id, "v": vid, "s": [step]})
+        if late and vid not in book.visits:
+            return  # a visit the live view does not show: for the store only
         rec = self.held.get(vid)
         steps = [*rec["s"], step] if rec else [step]
         before = book.view_ms
         book.advance(kind, step["t"])
-        live = vid in book.visits or not late
+        book.set_visit(vid, steps)
         rec = {"h": book.hall_id, "p": partition, "s": steps}
-        if live:
-            book.set_visit(vid, steps)
-        else:  # a late event of a visit the live view no longer shows: for the store only
-            rec["x"] = 1
-        if rec.get("x"):
-            self._facts_only.add(vid)
-        else:
-            self._facts_only.discard(vid)
         self.held[vid] = rec
         out.writes.append((VISITS, vid, rec))
-        p = self._pending(book.hall_id)
-        p.visits.add(vid)
         if late:
             return
         self._time_passes(book, before, out)
-        if kind == "tickets":  # the queue of the minutes since this event changed (within the grace)
-            lo = max(minute_of(step["t"]), minute_of(book.view_ms) - self.grace_ms)
-            p.minutes |= set(range(lo, minute_of(book.view_ms) + MINUTE_MS, MINUTE_MS))
+        if kind == "tickets" and minute_of(step["t"]) < book.gauge_upto + MINUTE_MS:
+            # the queue of the minutes since this event changed (within the grace): again
+            lo = max(minute_of(step["t"]), book.gauge_upto - self.grace_ms)
+            self._emit_gauges(book, range(lo, book.gauge_upto + MINUTE_MS, MINUTE_MS), out)
         self._close_feed(book, out)
         self._evaluate_queue(book, out)
 
@@ -334,26 +307,33 @@ class Engine:
         book.add_survey(rec)
         book.advance("surveys", rec["t"])
         out.writes.append((SURVEYS, rec["id"], rec))
-        self._pending(book.hall_id).surveys.add(rec["id"])
+        out.facts.append({"k": "survey", "r": rec})
         if rec.get("cmp") and not late:
             self._evaluate_complaints(book, out)
 
     # ---- time passing ------------------------------------------------------------------
     def _time_passes(self, book: HallBook, before_ms: int, out: Outcome) -> None:
         """The hall's view moved from ``before_ms`` to ``book.view_ms``: visits whose expiry
-        passed leave the queue, days that ended are re-aggregated, and the queue gauges of
-        the minutes passed are due."""
+        passed leave the queue (their facts are re-derived), a day that ended is
+        re-aggregated, and the queue gauges of the minutes completed are written."""
         now = book.view_ms
-        p = self._pending(book.hall_id)
         for vid in book.expire(now):
-            p.visits.add(vid)
+            out.facts.append({"k": "visit", "h": book.hall_id, "v": vid, "s": []})
         if before_ms and day_start_ms(before_ms) != day_start_ms(now):
             # the day that ended: its last gap and its expiries are final now
-            p.days.add(day_start_ms(before_ms))
+            out.facts.append({"k": "day", "h": book.hall_id, "d": day_start_ms(before_ms)})
+        last_done = minute_of(now) - MINUTE_MS
         upto = book.gauge_upto
-        start = max(upto + MINUTE_MS, minute_of(now) - GAUGE_BACKFILL_MS) if upto else minute_of(now)
-        p.minutes |= set(range(start, minute_of(now) + MINUTE_MS, MINUTE_MS))
-        book.gauge_upto = max(upto, minute_of(now))
+        if last_done > upto:
+            start = max(upto + MINUTE_MS, last_done - GAUGE_BACKFILL_MS) if upto else last_done
+            self._emit_gauges(book, range(start, last_done + MINUTE_MS, MINUTE_MS), out)
+            book.gauge_upto = last_done
+
+    @staticmethod
+    def _emit_gauges(book: HallBook, minutes: range, out: Outcome) -> None:
+        rows = [r for m in minutes for r in book.gauge_rows(m)]
+        if rows:
+            out.facts.append({"k": "gauges", "h": book.hall_id, "rows": rows})
 
     def tick(self, partition: int | None, t_ms: int) -> Outcome:
         """Wall-clock time reached ``t_ms`` in ``partition``. For the live halls of that
@@ -460,7 +440,6 @@ class Engine:
         else:
             self.alert_states[key] = new
         out.alerts.extend(events)
-        self.pending_alerts.extend(events)
 
     def open_alerts(self, hall_id: str) -> list[AlertState]:
         prefix = hall_id + "|"
@@ -478,53 +457,11 @@ class Engine:
         for hall_id, book in self.books.items():
             if self.partition_of.get(hall_id) != partition:
                 continue
-            visits, surveys = book.purge(before, self.unwritten(hall_id))
+            visits, surveys = book.purge(before)
             for vid in visits:
                 self.held.pop(vid, None)
             out.writes.extend((VISITS, vid, None) for vid in visits)
             out.writes.extend((SURVEYS, sid, None) for sid in surveys)
-        # visits held only for their late events go once those are stored
-        gone = [vid for vid in self._facts_only
-                if self.held[vid].get("p") == partition and vid not in self.unwritten(self.held[vid]["h"])]
-        for vid in gone:
-            del self.held[vid]
-            self._facts_only.discard(vid)
-            out.writes.append((VISITS, vid, None))
-
-    # ---- the fact writer's share ----------------------------------------------------------
-    def take_pending(self) -> tuple[dict[str, Pending], list[AlertEvent]]:
-        """Hand what is due to the writer. Until :meth:`written` (or :meth:`requeue`) says
-        how that went, those visits and surveys stay held: retention cannot drop them."""
-        pending, alerts = self.pending, self.pending_alerts
-        self.pending, self.pending_alerts = {}, []
-        for hall_id, p in pending.items():
-            q = self.inflight.setdefault(hall_id, Pending())
-            q.visits |= p.visits
-            q.surveys |= p.surveys
-        return pending, alerts
-
-    def written(self) -> None:
-        self.inflight.clear()
-
-    def requeue(self, pending: dict[str, Pending], alerts: list[AlertEvent]) -> None:
-        """Put back what a failed flush could not write; it is retried at the next flush."""
-        for hall_id, p in pending.items():
-            q = self._pending(hall_id)
-            q.minutes |= p.minutes
-            q.visits |= p.visits
-            q.surveys |= p.surveys
-            q.days |= p.days
-        self.pending_alerts[:0] = alerts
-        self.inflight.clear()
-
-    def unwritten(self, hall_id: str) -> set[str]:
-        """Visit and survey ids of a hall not yet safely in the store."""
-        out: set[str] = set()
-        for src in (self.pending, self.inflight):
-            p = src.get(hall_id)
-            if p:
-                out |= p.visits | p.surveys
-        return out
 
 
 def _has_digits(raw: bytes) -> bool:

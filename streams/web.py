@@ -4,8 +4,8 @@
   hall's live figures and open alerts (documented in docs/api.md).
 * ``GET /lobby/`` — the lobby manager's page (static files in ``streams/static``).
 * ``GET /api/stats`` — counters for operators (processed, duplicates, dead letters).
-* ``POST /internal/sql`` — other commands' SQL while this worker holds the embedded
-  chDB store; answered only to loopback clients.
+
+The store is not here: ``hallpulse sink`` owns it and answers the other commands' SQL.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 import faust
 from faust.web import Request, Response, View
 
-from sinks.store import StoreError, handle_proxy_request
 from streams.alerts import current_advice, current_triggers
 from streams.windows import SHANGHAI, business_day, opening_interval_ms
 
@@ -124,33 +123,14 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
             return self.json({
                 "engine": ws.engine.counts,
                 "deadletters_by_reason": deadletters_by_reason(dead_counts.items()),
-                "sink": {"flushes": ws.flushes, "rows_written": ws.rows_written, "errors": ws.flush_errors,
-                         "last_flush_s": round(ws.last_flush_s, 4), "flushing": ws.flushing,
-                         "pending_halls": len(ws.engine.pending), "pending_alerts": len(ws.engine.pending_alerts),
-                         "inflight_halls": len(ws.engine.inflight)},
+                "facts_sent": ws.facts_sent,
                 "halls_with_state": len(ws.engine.books),
             })
 
     @app.page("/internal/ping")
     class Ping(View):
         async def get(self, request: Request) -> Response:
-            return self.json({"ok": ws.store is not None})
-
-    @app.page("/internal/sql")
-    class Sql(View):
-        async def post(self, request: Request) -> Response:
-            if request.remote not in ("127.0.0.1", "::1", None):
-                return self.json({"error": "the store proxy answers loopback clients only"}, status=403)
-            if ws.store is None:
-                return self.json({"error": "the store is not open yet"}, status=503)
-            payload = await request.json()
-            try:
-                result = await ws.in_store_thread(handle_proxy_request, ws.store, payload)
-            except StoreError as e:
-                return self.json({"error": str(e)}, status=400)
-            except Exception as e:  # an engine error: report it to the caller, keep serving
-                return self.json({"error": f"{type(e).__name__}: {e}"}, status=400)
-            return self.json(result)
+            return self.json({"ok": True})
 
     @app.page("/lobby/")
     class Lobby(View):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hallpulse.config import Settings
-from sinks.store import WorkerProxyStore
+from sinks.store import ProxyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,12 +49,14 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
 
 
 @dataclass
-class WorkerProcess:
-    """One ``hallpulse worker`` process with its own topics, app id, web port and store."""
+class ServiceProcess:
+    """One ``hallpulse <command>`` process with its own web port, killable like a real one."""
 
+    command: str
     env: dict[str, str]
     var_dir: Path
     log_path: Path
+    port_env: str
     proc: subprocess.Popen | None = None
     port: int = field(default_factory=free_port)
 
@@ -72,23 +74,22 @@ class WorkerProcess:
             os.environ.clear()
             os.environ.update(old)
 
-    def start(self, timeout: float = 90) -> "WorkerProcess":
-        self.env["HALLPULSE__WORKER__WEB_PORT"] = str(self.port)
+    def start(self, timeout: float = 90) -> "ServiceProcess":
         log = open(self.log_path, "ab")
         pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "hallpulse", "worker"], cwd=self.var_dir.parent,
-                                     env={**os.environ, **self.env, "PYTHONPATH": pythonpath}, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**os.environ, **self.env, self.port_env: str(self.port), "PYTHONPATH": pythonpath}
+        self.proc = subprocess.Popen([sys.executable, "-m", "hallpulse", self.command], cwd=self.var_dir.parent,
+                                     env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
         def up():
             if self.proc.poll() is not None:
-                raise SystemExit(f"the worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise SystemExit(f"the {self.command} exited with {self.proc.returncode}:\n{self.log_tail()}")
             return self.get("/internal/ping")["ok"]
 
         try:
-            wait_for(up, timeout, "the worker's web server")
+            wait_for(up, timeout, f"the {self.command}'s web server")
         except AssertionError:
-            raise AssertionError(f"the worker did not come up:\n{self.log_tail()}") from None
+            raise AssertionError(f"the {self.command} did not come up:\n{self.log_tail()}") from None
         return self
 
     def get(self, path: str) -> dict:
@@ -97,23 +98,6 @@ class WorkerProcess:
 
     def stats(self) -> dict:
         return self.get("/api/stats")
-
-    def wait_processed(self, n: int, timeout: float = 90) -> dict:
-        """Until the engine has seen ``n`` messages (processed + duplicates + dead letters)."""
-        def seen():
-            c = self.stats()["engine"]
-            return c if c["processed"] + c["duplicates"] + c["dead_letters"] >= n else None
-        return wait_for(seen, timeout, f"{n} messages through the worker")
-
-    def wait_flushed(self, timeout: float = 60) -> None:
-        """Until everything the engine has seen is written to the store."""
-        def idle():
-            sink = self.stats()["sink"]
-            return not sink["flushing"] and sink["pending_halls"] == 0 and sink["pending_alerts"] == 0
-        wait_for(idle, timeout, "the sink to write everything", interval=0.2)
-
-    def store(self) -> WorkerProxyStore:
-        return WorkerProxyStore(self.url)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
@@ -134,18 +118,68 @@ class WorkerProcess:
             return ""
 
 
+class WorkerProcess(ServiceProcess):
+    """A ``hallpulse worker`` with its own topics, app id and web port, and the
+    ``hallpulse sink`` that writes its facts into its own store (started with it, unless
+    one is given: several workers can share one sink)."""
+
+    def __init__(self, env: dict[str, str], var_dir: Path, log_path: Path, sink: "ServiceProcess | None" = None):
+        super().__init__("worker", env, var_dir, log_path, "HALLPULSE__WORKER__WEB_PORT")
+        self.sink = sink or ServiceProcess("sink", env, var_dir, log_path.with_name(log_path.stem + "-sink.log"),
+                                           "HALLPULSE__SINK__WEB_PORT")
+
+    def start(self, timeout: float = 90) -> "WorkerProcess":
+        if self.sink.proc is None or self.sink.proc.poll() is not None:
+            self.sink.start(timeout)
+        super().start(timeout)
+        return self
+
+    def wait_processed(self, n: int, timeout: float = 90) -> dict:
+        """Until the engine has seen ``n`` messages (processed + duplicates + dead letters)."""
+        def seen():
+            c = self.stats()["engine"]
+            return c if c["processed"] + c["duplicates"] + c["dead_letters"] >= n else None
+        return wait_for(seen, timeout, f"{n} messages through the worker")
+
+    def wait_flushed(self, timeout: float = 60) -> None:
+        """Until everything the worker sent is written to the store: the sink has read the
+        facts and alerts topics to their end and written them, and stays so across a
+        commit of the worker's transactions (its messages become visible at commits)."""
+        def idle():
+            s = self.sink.stats()["sink"]
+            return s["lag"] == 0 and not s["writing"]
+
+        def settled():
+            wait_for(idle, timeout, "the sink to write everything", interval=0.2)
+            first = self.sink.stats()["sink"]["messages"]
+            time.sleep(3.5)  # longer than Faust's commit interval
+            return idle() and self.sink.stats()["sink"]["messages"] == first
+        wait_for(settled, timeout, "the sink to settle", interval=0.1)
+
+    def store(self) -> ProxyStore:
+        return ProxyStore(self.sink.url)
+
+    def stop(self) -> None:
+        super().stop()
+        self.sink.stop()
+
+    def log_tail(self, n: int = 60) -> str:
+        return super().log_tail(n) + "\n--- sink ---\n" + self.sink.log_tail(n // 2)
+
+
 def worker_env(bootstrap: str, var_dir: Path, tag: str | None = None, **extra: str) -> dict[str, str]:
     tag = tag or uuid.uuid4().hex[:8]
     env = {
         "KAFKA_BOOTSTRAP": bootstrap,
         "HALLPULSE__VAR_DIR": str(var_dir),
         "HALLPULSE__WORKER__APP_ID": f"hp-test-{tag}",
-        "HALLPULSE__WORKER__FLUSH_INTERVAL_SECONDS": "0.5",
+        "HALLPULSE__SINK__BATCH_SECONDS": "0.5",
+        "HALLPULSE__SINK__GROUP_ID": f"hp-sink-{tag}",
         "HALLPULSE__WORKER__SESSION_TIMEOUT_SECONDS": "6",
         "HALLPULSE__TOPICS__PARTITIONS": "2",
         "HALLPULSE_CONFIG": str(ROOT / "config" / "hallpulse.toml"),
     }
-    for name in ("tickets", "transactions", "surveys", "alerts", "deadletter", "ticks"):
+    for name in ("tickets", "transactions", "surveys", "alerts", "deadletter", "ticks", "facts"):
         env[f"HALLPULSE__TOPICS__{name.upper()}"] = f"t-{tag}.{name}"
     env.update(extra)
     return env

@@ -51,9 +51,9 @@ from hallpulse.catalogue import Catalogue
 from hallpulse.config import PROJECT_ROOT
 from schemas.events import Category
 from sinks.store import Store
-from sinks.facts import FactWriter, build_batch
+from sinks.facts import FactWriter
 from streams.alerts import load_alert_rules
-from streams.engine import Engine
+from tests.recording import RecordingEngine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PEAK_HOURS = (10, 11, 14, 15)
@@ -403,12 +403,12 @@ def seed_store(store: Store, catalogue: Catalogue, *, start_day: date, days: int
     messages, summary = seed_events(catalogue, start_day=start_day, days=days, halls=halls, seed=seed)
     # The worker flushes every few seconds; rows are full recomputations, so one flush at the
     # end writes the same rows, provided the engine keeps every visit until then.
-    engine = Engine(catalogue, load_alert_rules(ALERT_RULES_FILE), retention_h=24 * (days + 2))
+    engine = RecordingEngine(catalogue, load_alert_rules(ALERT_RULES_FILE), retention_h=24 * (days + 2))
     for _, kind, raw in messages:
         out = engine.process(kind, raw)
         if out.dead_letter is not None:
             raise RuntimeError(f"the engine refused a seed event ({out.dead_letter.reason}): {raw!r}")
-    batch = build_batch(engine, *engine.take_pending())
+    batch = engine.take_batch()
     FactWriter(store, catalogue).write(batch)
     alerts = [FactWriter._alert_row(e) for e in batch.alerts]
     minutes = {tuple(r) for r in store.query("SELECT hall_id, category, minute FROM minute_metrics FINAL").rows}

@@ -38,7 +38,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 DATASOURCE_FILE = ROOT / "dashboards" / "provisioning" / "datasources" / "clickhouse.yaml"
 PROVIDER_FILE = ROOT / "dashboards" / "provisioning" / "dashboards" / "hallpulse.yaml"
 
-APP_SERVICES = ("topics", "worker", "simulator")
+APP_SERVICES = ("topics", "sink", "worker", "simulator")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -106,7 +106,7 @@ def host_port(address: str) -> tuple[str, int]:
 # ---- the file as a whole ---------------------------------------------------------------
 
 def test_services(services):
-    assert {"kafka", "clickhouse", "grafana", "worker", "simulator", "topics"} <= set(services)
+    assert {"kafka", "clickhouse", "grafana", "sink", "worker", "simulator", "topics"} <= set(services)
     for name, s in services.items():
         assert s.get("image") or s.get("build"), f"{name} has neither image nor build"
         assert not s.get("container_name"), f"{name}: container_name prevents running two stacks"
@@ -141,13 +141,14 @@ def test_dependencies_exist_and_make_sense(services):
 
 def test_start_order(services):
     assert depends(services["topics"]) == {"kafka": "service_healthy"}
-    for name in ("worker", "simulator"):
+    for name in ("sink", "worker", "simulator"):
         d = depends(services[name])
         assert d.get("topics") == "service_completed_successfully", name
         assert d.get("kafka") == "service_healthy", name
-    assert depends(services["worker"]).get("clickhouse") == "service_healthy"
+    assert depends(services["sink"]).get("clickhouse") == "service_healthy"  # the store's only writer
+    assert depends(services["worker"]).get("sink") == "service_healthy"
     assert depends(services["grafana"]).get("clickhouse") == "service_healthy"
-    for name in ("kafka", "clickhouse", "grafana", "worker"):
+    for name in ("kafka", "clickhouse", "grafana", "sink", "worker"):
         hc = services[name].get("healthcheck") or {}
         assert hc.get("test") and hc["test"][0] in ("CMD", "CMD-SHELL"), f"{name} needs a healthcheck"
 
@@ -188,7 +189,7 @@ def test_clickhouse(services):
     assert c["image"].split(":")[0] == "clickhouse/clickhouse-server"
     assert any(target == 8123 for _, _, target in ports(c))
     # the URL the app uses reaches this service, and its user can log in from another container
-    for name in ("worker", "simulator", "topics"):
+    for name in ("sink", "worker", "simulator", "topics"):
         url = urlsplit(env(services[name])["CLICKHOUSE_URL"])
         assert (url.scheme, url.hostname, url.port, url.username) == ("http", "clickhouse", 8123, "default"), name
     assert env(c).get("CLICKHOUSE_SKIP_USER_SETUP") == "1" or env(c).get("CLICKHOUSE_PASSWORD"), \

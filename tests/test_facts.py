@@ -9,10 +9,10 @@ import pytest
 
 from hallpulse.config import Settings
 from sinks.catalogue_mirror import mirror_catalogue
-from sinks.facts import FactWriter, build_batch
+from sinks.facts import FactWriter
 from sinks.migrate import apply_migrations
 from sinks.store import open_store
-from streams.engine import Engine
+from tests.recording import RecordingEngine
 from tests.events import Maker, at
 from tests.test_engine_scenarios import CATALOGUE, RULES, scenario
 
@@ -34,19 +34,18 @@ def store(tmp_path):
     s.close()
 
 
-def engine(**kw) -> Engine:
-    return Engine(CATALOGUE, RULES, **{"grace_s": 600, **kw})
+def engine(**kw) -> RecordingEngine:
+    return RecordingEngine(CATALOGUE, RULES, **{"grace_s": 600, **kw})
 
 
-def feed(eng: Engine, events) -> None:
+def feed(eng: RecordingEngine, events) -> None:
     for kind, raw in events:
         out = eng.process(kind, raw)
         assert out.dead_letter is None, out.dead_letter
 
 
-def flush(eng: Engine, store) -> None:
-    FactWriter(store, CATALOGUE).write(build_batch(eng, *eng.take_pending()))
-    eng.written()
+def flush(eng: RecordingEngine, store) -> None:
+    FactWriter(store, CATALOGUE).write(eng.take_batch())
 
 
 def day(store, category: str = "all") -> dict:
@@ -136,15 +135,19 @@ def test_a_fact_that_moves_leaves_no_stale_minute_row(store):
 
 
 def test_a_queue_that_empties_rewrites_its_gauge_rows_to_zero(store):
+    """Minute 10:00 is complete (the clock reached 10:01) with G001 waiting in payment; a
+    call of G001 at 10:00:50 arrives later, within the grace: 10:00's payment queue is 0."""
     mk = Maker(HALL)
     eng = engine()
-    feed(eng, [mk.ticket("issued", "G001", at("10:00", seconds=5), category="payment")])
+    feed(eng, [mk.ticket("issued", "G001", at("10:00", seconds=5), category="payment"),
+               mk.ticket("issued", "G002", at("10:01", seconds=10))])
     flush(eng, store)
+    sql = ("SELECT queue_len FROM minute_gauges FINAL WHERE hall_id = {h:String} AND category = 'payment' "
+           "AND minute = '2026-11-23 02:00:00'")
+    assert store.query(sql, {"h": HALL}).rows == [(1,)]
     feed(eng, [mk.ticket("called", "G001", at("10:00", seconds=50), category="payment")])
     flush(eng, store)
-    q = store.query("SELECT queue_len FROM minute_gauges FINAL WHERE hall_id = {h:String} AND category = 'payment' "
-                    "AND minute = '2026-11-23 02:00:00'", {"h": HALL}).rows
-    assert q == [(0,)]
+    assert store.query(sql, {"h": HALL}).rows == [(0,)]
 
 
 def test_a_survey_follows_the_category_of_a_visit_stored_after_it(store):

@@ -48,7 +48,7 @@ def expected() -> tuple[dict, dict]:
 
 def _backlog_worker(kafka_bootstrap, tmp_path) -> WorkerProcess:
     var = tmp_path / "var"
-    env = worker_env(kafka_bootstrap, var, HALLPULSE__WORKER__FLUSH_INTERVAL_SECONDS="5")
+    env = worker_env(kafka_bootstrap, var, HALLPULSE__SINK__BATCH_SECONDS="3")
     w = WorkerProcess(env, var, tmp_path / "worker.log")
     kafka_local.ensure_topics(w.settings)
     assert produce_raw(w.settings, feed()) == len(feed())

@@ -1,4 +1,4 @@
-"""``hallpulse worker``: run the Faust worker (agents, timers, live API, store owner)."""
+"""``hallpulse worker``: run the Faust worker (agents, timers, live API); ``hallpulse sink`` writes the store."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ log = get_logger("hallpulse.worker")
               help="Faust's own log level (hallpulse's is [log_level] in the config).")
 @click.pass_obj
 def worker(settings, loglevel: str) -> None:
-    """Consume the hall topics, keep live state, raise alerts, write ClickHouse."""
+    """Consume the hall topics, keep live state, raise alerts, send the facts to the sink."""
     from faust.worker import Worker
 
-    from streams.app import create_app, open_worker_store, remove_worker_file
+    from streams.app import create_app
 
     if not kafka_local.broker_ready(settings.kafka.servers):
         hint = "start it with: hallpulse kafka up" if settings.kafka.uses_local_broker else "check KAFKA_BOOTSTRAP"
@@ -28,12 +28,6 @@ def worker(settings, loglevel: str) -> None:
         sys.exit(1)
     kafka_local.ensure_topics(settings)
     app, state = create_app(settings)
-    open_worker_store(state)
     log.info("worker.starting", kafka=settings.kafka.servers, web=f"http://{settings.worker.web_host}:{settings.worker.web_port}",
              guarantee=settings.worker.processing_guarantee)
-    try:
-        Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
-    finally:
-        remove_worker_file(settings)
-        if state.store is not None:
-            state.store.close()
+    Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()

@@ -1,0 +1,198 @@
+"""``hallpulse sink``: the one process that owns the store and writes it.
+
+Workers send what they accepted to the facts topic (and alerts to the alerts topic) in the
+same Kafka transaction as their state, so those topics are the complete, exactly-once
+record of what must be stored. The sink reads them (``read_committed``), gathers a batch
+for up to ``[sink].batch_seconds``, hands it to the :class:`~sinks.facts.FactWriter` and
+only then commits its offsets. A write that fails is retried with the same batch (backing
+off up to ``retry_max_seconds``); the writes are idempotent, so a batch written again
+after a crash leaves the same rows. Any number of workers can feed one sink, and the
+embedded chDB store stays in one process.
+
+The sink also answers the other commands' SQL (``POST /internal/sql`` on loopback, see
+``sinks/store.py``) and reports itself at ``GET /api/stats``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from hallpulse.catalogue import Catalogue
+from hallpulse.config import Settings
+from hallpulse.logs import get_logger
+from schemas.events import AlertEvent
+from sinks.catalogue_mirror import mirror_catalogue
+from sinks.facts import FactWriter, batch_from_facts
+from sinks.migrate import apply_migrations, apply_ttl
+from sinks.store import Store, StoreError, handle_proxy_request, open_store, owner_file
+
+log = get_logger("hallpulse.sink")
+
+
+@dataclass
+class SinkStats:
+    messages: int = 0
+    writes: int = 0
+    rows: int = 0
+    errors: int = 0
+    last_write_s: float = 0.0
+    last_error: str = ""
+    writing: bool = False
+    lag: int | None = None           # messages on the topics not yet written
+    started_at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict:
+        return {"messages": self.messages, "writes": self.writes, "rows": self.rows, "errors": self.errors,
+                "last_write_s": round(self.last_write_s, 4), "last_error": self.last_error,
+                "writing": self.writing, "lag": self.lag}
+
+
+class Sink:
+    def __init__(self, settings: Settings, catalogue: Catalogue, *, silent_after_min: float):
+        self.settings = settings
+        self.catalogue = catalogue
+        self.silent_after_min = silent_after_min
+        self.store: Store | None = None
+        self.lock = threading.Lock()   # one store call at a time: the writer and the SQL proxy
+        self.stats = SinkStats()
+        self.stopping = threading.Event()
+        self.http: ThreadingHTTPServer | None = None
+
+    # ---- the store ----------------------------------------------------------------------
+    def open(self) -> None:
+        s = self.settings
+        self.store = open_store(s, hold=True)
+        applied = apply_migrations(self.store, s.store.ttl_months)
+        ttl_changed = apply_ttl(self.store, s.store.ttl_months)
+        mirror_catalogue(self.store, self.catalogue)
+        self.writer = FactWriter(self.store, self.catalogue, expire_after_min=s.worker.expire_after_minutes,
+                                 silent_after_min=self.silent_after_min, batch_rows=s.sink.insert_rows)
+        log.info("store.ready", embedded=s.store.embedded, migrations_applied=applied, ttl_changed=ttl_changed,
+                 where=str(s.chdb_path) if s.store.embedded else s.store.url)
+
+    def serve(self) -> None:
+        """The loopback web server: ping, stats, and the other commands' SQL."""
+        sink = self
+        host = "127.0.0.1" if self.settings.sink.web_host in ("0.0.0.0", "", "::") else self.settings.sink.web_host
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # requests are not news
+                pass
+
+            def _json(self, data: dict, status: int = 200) -> None:
+                body = json.dumps(data, ensure_ascii=False, default=str).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path == "/internal/ping":
+                    self._json({"ok": sink.store is not None})
+                elif self.path == "/api/stats":
+                    self._json({"sink": sink.stats.as_dict()})
+                else:
+                    self._json({"error": "not found"}, 404)
+
+            def do_POST(self) -> None:
+                if self.path != "/internal/sql":
+                    return self._json({"error": "not found"}, 404)
+                if self.client_address[0] not in ("127.0.0.1", "::1"):
+                    return self._json({"error": "the store proxy answers loopback clients only"}, 403)
+                try:
+                    payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                    with sink.lock:
+                        result = handle_proxy_request(sink.store, payload)
+                except (StoreError, ValueError) as e:
+                    return self._json({"error": str(e)}, 400)
+                except Exception as e:  # an engine error: report it to the caller, keep serving
+                    return self._json({"error": f"{type(e).__name__}: {e}"}, 400)
+                self._json(result)
+
+        self.http = ThreadingHTTPServer((self.settings.sink.web_host, self.settings.sink.web_port), Handler)
+        threading.Thread(target=self.http.serve_forever, name="sink-http", daemon=True).start()
+        owner_file(self.settings).write_text(json.dumps(
+            {"pid": os.getpid(), "url": f"http://{host}:{self.settings.sink.web_port}"}))
+
+    # ---- the consumer loop -----------------------------------------------------------------
+    def run(self) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        s = self.settings
+        topics = [s.topics.facts, s.topics.alerts]
+        consumer = KafkaConsumer(*topics, bootstrap_servers=s.kafka.servers, group_id=s.sink.group_id,
+                                 isolation_level="read_committed", enable_auto_commit=False,
+                                 auto_offset_reset="earliest", max_poll_records=5000)
+        parts = [TopicPartition(t, p) for t in topics for p in range(s.topics.partitions)]
+        try:
+            while not self.stopping.is_set():
+                facts, alerts, n = [], [], 0
+                deadline = time.monotonic() + s.sink.batch_seconds
+                while n < s.sink.batch_messages and time.monotonic() < deadline and not self.stopping.is_set():
+                    for tp, records in consumer.poll(timeout_ms=200, max_records=5000).items():
+                        for r in records:
+                            n += 1
+                            if tp.topic == s.topics.alerts:
+                                alerts.append(AlertEvent.model_validate_json(r.value))
+                            else:
+                                facts.extend(json.loads(r.value))
+                if n:
+                    self._write(batch_from_facts(facts, alerts))
+                    consumer.commit()
+                    self.stats.messages += n
+                self._update_lag(consumer, parts)
+        finally:
+            consumer.close()
+
+    def _write(self, batch) -> None:
+        """Write one batch, retrying until it is stored (the offsets wait for it)."""
+        delay = 0.5
+        while True:
+            t0 = time.perf_counter()
+            self.stats.writing = True
+            try:
+                with self.lock:
+                    result = self.writer.write(batch)
+            except Exception as e:  # the store refused or is down: keep the batch, try again
+                self.stats.errors += 1
+                self.stats.last_error = str(e)[:300]
+                log.error("sink.write_failed", error=str(e)[:300], retry_in_s=delay)
+                if self.stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, self.settings.sink.retry_max_seconds)
+                continue
+            finally:
+                self.stats.writing = False
+            self.stats.writes += 1
+            self.stats.rows += result.rows
+            self.stats.last_write_s = time.perf_counter() - t0
+            return
+
+    def _update_lag(self, consumer, parts) -> None:
+        try:
+            assigned = consumer.assignment()
+            if not assigned:
+                self.stats.lag = None
+                return
+            ends = consumer.end_offsets(parts)
+            self.stats.lag = sum(max(0, ends[tp] - consumer.position(tp)) for tp in parts if tp in assigned)
+        except Exception:  # e.g. during a rebalance: unknown for now
+            self.stats.lag = None
+
+    def close(self) -> None:
+        self.stopping.set()
+        if self.http is not None:
+            self.http.shutdown()
+        try:
+            if json.loads(owner_file(self.settings).read_text()).get("pid") == os.getpid():
+                owner_file(self.settings).unlink()
+        except (OSError, ValueError):
+            pass
+        if self.store is not None:
+            self.store.close()

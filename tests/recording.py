@@ -1,0 +1,33 @@
+"""An engine that keeps what it sent, as the agent would send it: for tests and seeding
+that feed the fact writer without Kafka."""
+
+from __future__ import annotations
+
+from sinks.facts import FactBatch, batch_from_facts
+from streams.engine import Engine, Outcome
+
+
+class RecordingEngine(Engine):
+    """:class:`Engine` that collects every outcome's facts and alerts until taken."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent_facts: list[dict] = []
+        self.sent_alerts: list = []
+
+    def _keep(self, out: Outcome) -> Outcome:
+        self.sent_facts += out.facts
+        self.sent_alerts += out.alerts
+        return out
+
+    def process(self, *args, **kwargs) -> Outcome:
+        return self._keep(super().process(*args, **kwargs))
+
+    def tick(self, *args, **kwargs) -> Outcome:
+        return self._keep(super().tick(*args, **kwargs))
+
+    def take_batch(self) -> FactBatch:
+        """What the sink would write next (and forget it here)."""
+        batch = batch_from_facts(self.sent_facts, self.sent_alerts)
+        self.sent_facts, self.sent_alerts = [], []
+        return batch
