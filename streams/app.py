@@ -46,6 +46,7 @@ class WorkerState:
 def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     faust_fixes.apply()
     w = settings.worker
+    settings.path(settings.var_dir).mkdir(parents=True, exist_ok=True)
     servers = settings.kafka.servers
     app = faust.App(
         w.app_id,

@@ -88,6 +88,7 @@ def halls_overview(ws) -> list[dict]:
                      "waiting": g.waiting if g else 0, "longest_wait_s": round(g.longest_wait_s, 1) if g else 0.0,
                      "est_wait_s": round(g.est_wait_s, 1) if g else 0.0, "open_alerts": len(alerts),
                      "worst_level": worst, "as_of": iso_ms(book.view_ms if book else None),
+                     "as_of_ms": book.view_ms if book else None,
                      "silent": feed["silent"], "last_event_at": feed["last_event_at"]})
     rows.sort(key=lambda r: (-LEVEL_RANK.get(r["worst_level"], 0), -r["longest_wait_s"], -r["waiting"], r["hall_id"]))
     return rows
@@ -102,16 +103,67 @@ def deadletters_by_reason(items) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def merge_overviews(lists: list[list[dict]]) -> list[dict]:
+    """Several workers' hall lists as one: each hall from the worker that holds its state."""
+    best: dict[str, dict] = {}
+    for rows in lists:
+        for r in rows:
+            held = best.get(r["hall_id"])
+            if held is None or (r.get("as_of") or "") > (held.get("as_of") or ""):
+                best[r["hall_id"]] = r
+    rows = list(best.values())
+    rows.sort(key=lambda r: (-LEVEL_RANK.get(r["worst_level"], 0), -r["longest_wait_s"], -r["waiting"], r["hall_id"]))
+    return rows
+
+
 def register_views(app: faust.App, ws, dead_counts) -> None:
+    """The views; with several workers, any of them answers for any hall: a hall's figures
+    live in the worker that owns its input partition (Faust's assignment of the tickets
+    topic, keyed by hall_id with Kafka's default partitioner), and a request is forwarded
+    there (``?local=1`` marks a forwarded one)."""
+    me = str(app.conf.canonical_url).rstrip("/")
+
+    def owner_of(hall_id: str) -> str | None:
+        try:
+            return str(app.assignor.external_key_store(ws.settings.topics.tickets, hall_id.encode())).rstrip("/")
+        except (KeyError, AttributeError):  # not assigned yet (a rebalance): answer from here
+            return None
+
+    def other_workers() -> set[str]:
+        # the members' URLs of the current assignment (partition -> URL of its owner)
+        return {str(u).rstrip("/") for u in getattr(app.assignor, "_external_tps_url", {}).values()} - {me}
+
+    async def fetch(url: str) -> tuple[int, dict]:
+        async with app.http_client.get(url, timeout=5) as resp:
+            return resp.status, await resp.json()
+
     @app.page("/api/halls")
     class Halls(View):
         async def get(self, request: Request) -> Response:
             newest = max((b.view_ms for b in ws.engine.books.values()), default=0)
-            return self.json({"as_of": iso_ms(newest), "halls": halls_overview(ws)})
+            rows = halls_overview(ws)
+            if not request.query.get("local"):
+                lists = [rows]
+                for url in sorted(other_workers()):
+                    try:
+                        _, other = await fetch(f"{url}/api/halls?local=1")
+                    except Exception:  # a worker going away: its halls show without state
+                        continue
+                    lists.append(other["halls"])
+                    newest = max(newest, max((r.get("as_of_ms") or 0 for r in other["halls"]), default=0))
+                rows = merge_overviews(lists)
+            return self.json({"as_of": iso_ms(newest), "halls": rows})
 
     @app.page("/api/halls/{hall_id}/now")
     class HallNow(View):
         async def get(self, request: Request, hall_id: str) -> Response:
+            owner = None if request.query.get("local") else owner_of(hall_id)
+            if owner and owner != me and ws.catalogue.get(hall_id) is not None:
+                try:
+                    status, data = await fetch(f"{owner}/api/halls/{hall_id}/now?local=1")
+                    return self.json(data, status=status)
+                except Exception:  # the owner is going away: answer with what is here
+                    pass
             data = hall_now(ws, hall_id)
             if data is None:
                 return self.json({"error": f"unknown hall {hall_id}"}, status=404)
