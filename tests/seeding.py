@@ -3,11 +3,12 @@
 ``seed_events`` plays each hall and business day as a queue and returns the contract events
 (domain.md §2) that the producers would have sent: tickets, transactions, surveys.
 ``seed_store`` feeds them, in event-time order, through the worker's own engine
-(``streams.engine.Engine``, alert rules from config/alerts.toml) and sink
-(``sinks.facts.build_batch`` / ``FactWriter``, which stores the facts and derives the
-minute, hour and day aggregates from them by SQL), in one flush at the end. So the
-visits, wait segments, transactions, surveys, alerts and minute/hour/day metrics in the
-store are exactly what the worker would write for those events. The same arguments always
+(``streams.engine.Engine``, alert rules from config/alerts.toml), keeping the facts and
+alerts it sends (``tests.recording.RecordingEngine``), and writes them as the sink would
+(``sinks.facts.FactWriter``, which stores the facts and derives the minute, hour and day
+aggregates from them by SQL), in one write at the end. So the visits, wait segments,
+transactions, surveys, alerts and minute/hour/day metrics in the store are exactly what
+the pipeline would write for those events. The same arguments always
 give the same events, hence the same rows (the sink's ``version`` columns aside).
 
 The queue: tickets arrive with a morning and an afternoon rush; the customer first in line
