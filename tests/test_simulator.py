@@ -247,7 +247,7 @@ def test_arguments_are_checked(catalogue):
         simulator.generate(catalogue, halls=37, minutes=10)
     with pytest.raises(simulator.SimulationArgumentError, match="offset"):
         simulator.generate(catalogue, halls=1, minutes=10, start=datetime(2026, 11, 23, 9))
-    start = simulator.default_start()
+    start = simulator.default_start(datetime.fromisoformat("2026-11-23T07:00:00+08:00"), 60)
     assert (start.hour, start.minute, start.utcoffset().total_seconds()) == (9, 0, 8 * 3600)
 
 
