@@ -88,7 +88,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     dead_counts = app.Table("deadletter_counts", default=int, partitions=t.partitions, key_type=str)
 
     def restore() -> None:
-        engine.restore(tables[VISITS].items(), tables[SURVEYS].items(), tables[ALERTS].items())
+        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == t.tickets}
+        engine.restore(tables[VISITS].items(), tables[SURVEYS].items(), tables[ALERTS].items(),
+                       partitions=assigned or None)
         state.stale = False
         log.info("worker.restored", halls=len(engine.books), visits=sum(len(b.visits) for b in engine.books.values()),
                  open_alerts=len(engine.alert_states))

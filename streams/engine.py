@@ -157,9 +157,14 @@ class Engine:
         return b
 
     def restore(self, visits: Iterable[tuple[str, dict]], surveys: Iterable[tuple[str, dict]],
-                alert_states: Iterable[tuple[str, dict]]) -> None:
+                alert_states: Iterable[tuple[str, dict]], partitions: set[int] | None = None) -> None:
         """Rebuild the books from the tables. (Nothing is written again: the facts of every
-        event committed to the tables are on the facts topic.)"""
+        event committed to the tables are on the facts topic.) With ``partitions``, only
+        the records of those input partitions: after a rebalance Faust's in-memory tables
+        still hold the keys of partitions now owned by another worker."""
+        if partitions is not None:
+            visits = [(k, r) for k, r in visits if r.get("p") is None or r["p"] in partitions]
+            surveys = [(k, r) for k, r in surveys if r.get("p") is None or r["p"] in partitions]
         self.books.clear()
         self.held.clear()
         self.alert_states.clear()
@@ -198,6 +203,8 @@ class Engine:
         for vid, rec in self.held.items():
             self.books[rec["h"]].set_visit(vid, list(rec["s"]))
         for key, st in alert_states:
+            if partitions is not None and self.partition_of.get(key.split("|", 1)[0]) not in partitions:
+                continue  # a hall of another worker's partitions
             self.alert_states[key] = AlertState.from_dict(st)
         for book in self.books.values():
             book.gauge_upto = minute_of(book.view_ms) - MINUTE_MS if book.view_ms else 0

@@ -237,3 +237,22 @@ def test_a_topic_read_ahead_of_the_others_gives_the_same_alerts():
     assert ordered[0] == ("opened", "10:03", ("estimated_wait>=10min",))
     for first in ("tickets", "transactions"):
         assert alerts(sorted(scenario(), key=lambda kv: kv[0] != first)) == ordered
+
+
+def test_a_restore_takes_only_the_partitions_this_worker_owns():
+    """After a rebalance Faust's in-memory tables still hold the keys of partitions that
+    moved to another worker; the engine rebuilds only its own halls."""
+    mine, theirs = Maker(HALL), Maker("JS-NJ-0001")
+    eng = Engine(CATALOGUE, RULES)
+    tables = {"visits": {}, "surveys": {}, "alert_states": {}}
+    for maker, partition in ((mine, 0), (theirs, 1)):
+        events = [maker.ticket("issued", f"{maker.hall_id}-Q{i:03d}", at("11:00", seconds=i)) for i in range(16)]
+        for kind, raw in events:
+            for table, key, value in eng.process(kind, raw, partition=partition).writes:
+                tables[table][key] = value
+    assert {k.split("|")[0] for k in tables["alert_states"]} == {HALL, "JS-NJ-0001"}
+    restored = Engine(CATALOGUE, RULES)
+    restored.restore(tables["visits"].items(), tables["surveys"].items(), tables["alert_states"].items(),
+                     partitions={0})
+    assert set(restored.books) == {HALL}
+    assert {k.split("|")[0] for k in restored.alert_states} == {HALL}
