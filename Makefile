@@ -8,12 +8,13 @@ PY     := $(VENV)/bin/python
 HP     := $(VENV)/bin/hallpulse
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install system-deps demo test test-fast stop clean
+.PHONY: help install system-deps demo test test-fast bench stop clean
 
 help:
-	@echo "make demo   - install, start Kafka and the worker, simulate a few hours of halls, show the results"
+	@echo "make demo   - install, start Kafka, the sink and the worker, simulate a few hours of halls, show the results"
 	@echo "make test   - install and run the whole test suite (unit, integration on the real broker, browser)"
-	@echo "make stop   - stop the demo's worker and the local Kafka broker"
+	@echo "make bench  - one benchmark run (about 10 min): prints the table, writes var/bench/latest.md"
+	@echo "make stop   - stop the demo's worker, sink and local Kafka broker"
 	@echo "make clean  - remove var/ (broker data, embedded store) and the virtual environment"
 
 $(STAMP): pyproject.toml
@@ -50,6 +51,17 @@ test: install system-deps
 
 test-fast: install
 	$(PY) -m pytest -q -m "not integration and not browser"
+
+# One run, one table (docs/benchmarks.md): its own broker on free ports, nothing left running.
+# BENCH_ARGS=--quick runs every row at a tiny size (under 2 minutes).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: install system-deps $(BENCH_STAMP)
+	BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" $(PY) bench/run.py $(BENCH_ARGS)
 
 stop:
 	-@bash scripts/demo.sh stop
