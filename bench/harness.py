@@ -147,11 +147,26 @@ class Broker:
         self.bootstrap = kafka_local.up(self.settings, wait=120)
         return self.bootstrap
 
-    def down(self) -> None:
+    def down(self, discard: bool = False) -> None:
+        """Stop the broker; ``discard``: its data is thrown away next, so SIGKILL it rather
+        than wait for a clean shutdown."""
         from hallpulse import kafka_local
 
-        if self.settings is not None:
-            kafka_local.down(self.settings)
+        if self.settings is None:
+            return
+        pid = self.pid
+        if discard and pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and \
+                        Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z":
+                    time.sleep(0.1)
+            except (OSError, IndexError):
+                pass
+            (self.var_dir / "kafka" / "broker.pid").unlink(missing_ok=True)
+            return
+        kafka_local.down(self.settings)
 
     @property
     def pid(self) -> int | None:

@@ -193,7 +193,7 @@ class Bench:
         self.offsets = Offsets(self.bootstrap)
         log(f"broker up at {self.bootstrap} in {time.monotonic() - t:.1f} s (Kafka {self.broker.version})")
 
-    def close(self) -> None:
+    def close(self, discard: bool = True) -> None:
         for p in self.procs:
             try:
                 p.kill()
@@ -204,7 +204,7 @@ class Bench:
                 self.offsets.close()
             except Exception:  # noqa: BLE001
                 pass
-        self.broker.down()
+        self.broker.down(discard=discard)
 
     def spawn(self, proc: Proc) -> Proc:
         self.procs.append(proc)
@@ -636,8 +636,8 @@ class Bench:
         finally:
             stop.set()
             feeder.join(timeout=15)
-            w2.stop()
-            sink.stop()
+            w2.kill()  # nothing more to measure: no graceful shutdown needed
+            sink.kill()
         return {"serving_s": t_ok - w2.started, "web_s": t_web - w2.started, "kill_to_start_s": w2.started - t_kill,
                 "halls_with_state": want, "sample_halls": len(sample), "rss_after_mb": rss.get("VmRSS"),
                 "trickle_per_s": TRICKLE_PER_S}
@@ -933,7 +933,7 @@ def main() -> None:
         failed = True
     finally:
         c_end = b.cpu.snapshot()
-        b.close()
+        b.close(discard=not a.keep)
     other = b.cpu.other_share(c_start, c_end)
     total = time.monotonic() - t0
     table = render(b, info, command, started, total, busy, other)
