@@ -41,7 +41,7 @@ from streams.alerts import (AlertRules, AlertState, ComplaintFigures, QueueFigur
                             evaluate_feed, evaluate_queue)
 from streams.hallbook import CATEGORIES, HallBook
 from streams.visits import from_ms, step_from_ticket, step_from_transaction, to_ms
-from streams.windows import MINUTE_MS, SHANGHAI, business_day, day_start_ms, minute_of
+from streams.windows import MINUTE_MS, SHANGHAI, day_start_ms, minute_of
 
 MODELS = {"tickets": TicketEvent, "transactions": TransactionEvent, "surveys": SurveyEvent}
 # Faust table names (also the keys of Outcome.writes)
@@ -197,8 +197,7 @@ class Engine:
             if rec.get("lt"):
                 late_steps.append((b, rec["t"]))
         for b, t in late_steps:
-            day = business_day(t).isoformat()
-            b.late_by_day[day] = b.late_by_day.get(day, 0) + 1
+            b.count_late(t)
         # derive live visits once every clock is known (expiry depends on the hall's clock)
         for vid, rec in self.held.items():
             self.books[rec["h"]].set_visit(vid, list(rec["s"]))
@@ -259,8 +258,7 @@ class Engine:
         late = bool(clock) and t < clock - self.grace_ms
         if late:
             self.counts["late"] += 1
-            day = business_day(t).isoformat()
-            book.late_by_day[day] = book.late_by_day.get(day, 0) + 1
+            book.count_late(t)
         out = Outcome(hall_id=hall_id)
         self._advance_partition(partition, kind, t)
         if kind == "surveys":

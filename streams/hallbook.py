@@ -170,22 +170,20 @@ class HallBook:
             self.set_visit(vid, list(self.visits[vid].steps))
         return due
 
-    def forget(self, visit_id: str) -> None:
-        if visit_id in self.visits:
-            self._drop_entries(visit_id)
-            del self.visits[visit_id]
-            self.waiting.pop(visit_id, None)
+    def count_late(self, event_ms: int) -> None:
+        """One more event that arrived later than the grace, on its own business day."""
+        day = business_day(event_ms).isoformat()
+        self.late_by_day[day] = self.late_by_day.get(day, 0) + 1
 
-    def purge(self, before_ms: int, keep: set[str] | frozenset = frozenset()) -> tuple[list[str], list[str]]:
-        """Forget visits that ended, and surveys answered, before ``before_ms`` (except those
-        in ``keep``: not yet written to the store); return their keys. An open visit is kept
-        until it ends or expires, however old."""
-        visits = [vid for _, vid in self.ends.irange(maximum=(before_ms,), inclusive=(True, False)) if vid not in keep]
+    def purge(self, before_ms: int) -> tuple[list[str], list[str]]:
+        """Forget visits that ended, and surveys answered, before ``before_ms``; return their
+        keys. An open visit is kept until it ends or expires, however old."""
+        visits = [vid for _, vid in self.ends.irange(maximum=(before_ms,), inclusive=(True, False))]
         for vid in visits:
             self._drop_entries(vid)
             del self.visits[vid]
             self.waiting.pop(vid, None)
-        surveys = [sid for sid, s in self.surveys.items() if s["t"] < before_ms and sid not in keep]
+        surveys = [sid for sid, s in self.surveys.items() if s["t"] < before_ms]
         for sid in surveys:
             self._drop_entries("s:" + sid)
             del self.surveys[sid]
