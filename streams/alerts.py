@@ -494,6 +494,13 @@ def _step(
     return replace(state, last_at=now, below_since=below_since, last_figures=a.raw), []
 
 
+def queue_fires(waiting: int, longest_wait_s: float, estimated_wait_s: float, th: AlertThresholds) -> bool:
+    """Whether any queue rule fires on these figures (§4): with no alert open, figures that
+    fire none leave nothing to evaluate, so the caller may skip the evaluation."""
+    return (waiting >= th.warning_waiting or longest_wait_s >= th.warning_longest_wait_min * 60
+            or estimated_wait_s >= th.warning_estimated_wait_min * 60)
+
+
 def evaluate_queue(
     state: AlertState | None,
     figures: QueueFigures,

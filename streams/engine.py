@@ -38,7 +38,7 @@ from hallpulse.catalogue import Catalogue
 from schemas.events import AlertEvent, SurveyEvent, TicketEvent, TransactionEvent, describe_error
 from schemas.privacy import mask_text
 from streams.alerts import (AlertRules, AlertState, ComplaintFigures, QueueFigures, evaluate_complaints,
-                            evaluate_feed, evaluate_queue)
+                            evaluate_feed, evaluate_queue, queue_fires)
 from streams.hallbook import CATEGORIES, HallBook
 from streams.visits import from_ms, step_from_ticket, step_from_transaction, to_ms
 from streams.windows import MINUTE_MS, SHANGHAI, day_start_ms, minute_of
@@ -391,15 +391,16 @@ class Engine:
         now = max(at_ms or 0, book.now_ms, book.live_ms)
         if not book.now_ms:
             return
-        at = from_ms(now).astimezone(SHANGHAI)
+        at = None
         th = self._thresholds(book)
         gauges = book.gauges_at(now)
         for cat in CATEGORIES:
             key = f"{book.hall_id}|{cat}|queue"
             state = self.alert_states.get(key)
             g = gauges[cat]
-            if state is None and g.waiting == 0:
-                continue
+            if state is None and not queue_fires(g.waiting, g.longest_wait_s, g.est_wait_s, th):
+                continue  # no alert open and none would open: nothing to evaluate
+            at = at or from_ms(now).astimezone(SHANGHAI)
             figures = QueueFigures(waiting=g.waiting, longest_wait_s=g.longest_wait_s, estimated_wait_s=g.est_wait_s)
             new_state, events = evaluate_queue(state, figures, th, hall_id=book.hall_id, category=cat, at=at)
             self._apply_alert(key, state, new_state, events, out)

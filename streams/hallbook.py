@@ -25,8 +25,6 @@ from streams.windows import (MINUTE_MS, business_day, day_start_ms, opening_inte
 CATEGORIES = [c.value for c in Category]
 ALL = "all"
 MIN15, MIN60, H24 = 15 * MINUTE_MS, 60 * MINUTE_MS, 24 * 60 * MINUTE_MS
-# A visit waiting longer than this is not looked for when computing past gauges.
-MAX_WAIT_LOOKBACK_MS = 12 * 60 * MINUTE_MS
 
 GAUGE_COLUMNS = ["hall_id", "category", "minute", "queue_len", "longest_wait_s", "active_counters", "est_wait_s"]
 
@@ -66,6 +64,9 @@ class HallBook:
         self.transfers = SortedList()   # (ms, to_category, visit_id, step_id)
         self.survey_times = SortedList()  # (answered_ms, survey_id)
         self.ends = SortedList()        # (ended_ms, visit_id): what retention may forget, oldest first
+        # waits that ended (called, abandoned, expired, transferred on), by their end: the
+        # queue at a past instant t is the open waits begun by t plus those ending after t
+        self.spans = SortedList()       # (until_ms, from_ms, category, ticket_no, visit_id, seg_no)
         # visits waiting now (at the latest state): visit_id -> (category, since_ms, ticket_no)
         self.waiting: dict[str, tuple[str, int, str]] = {}
         self._entries: dict[str, list[tuple[SortedList, tuple]]] = {}
@@ -116,8 +117,8 @@ class HallBook:
         return derive(visit_id, self.hall_id, steps, expiry_of=self.expiry_ms, as_of_ms=self.view_ms)
 
     def set_visit(self, visit_id: str, steps: list[dict]) -> Visit:
-        """Replace a visit's steps; re-derive it and its index entries."""
-        self._drop_entries(visit_id)
+        """Replace a visit's steps; re-derive it and its index entries (only the entries that
+        changed move: most events add one step to a visit and change one or two of them)."""
         v = self.derive(visit_id, steps)
         self.visits[visit_id] = v
         entries: list[tuple[SortedList, tuple]] = []
@@ -127,6 +128,10 @@ class HallBook:
             if seg.called_ms is not None and v.issued_ms is not None and not v.expired:
                 within = 1 if seg.wait_s <= self.target_s[seg.category] else 0
                 entries.append((self.calls, (seg.called_ms, seg.category, seg.wait_s, within, visit_id, seg.seg_no)))
+        for seg_no, frm, until in v.wait_spans():
+            if until is not None:
+                seg = v.segments[seg_no]
+                entries.append((self.spans, (until, frm, seg.category, v.ticket_no, visit_id, seg_no)))
         for s in v.steps:
             if s["k"] in ("called", "started", "recalled", "tx") and s.get("ctr"):
                 entries.append((self.activity, (s["t"], s["ctr"], s["c"], s["id"])))
@@ -138,8 +143,18 @@ class HallBook:
                 entries.append((self.transfers, (s["t"], s.get("to") or s["c"], visit_id, s["id"])))
         if v.ended_ms is not None:
             entries.append((self.ends, (v.ended_ms, visit_id)))
+        old = self._entries.get(visit_id, ())
+        if old:
+            kept = set(map(_entry_id, old))
+            fresh = set(map(_entry_id, entries))
+            for lst, item in old:
+                if _entry_id((lst, item)) not in fresh:
+                    lst.remove(item)
+        else:
+            kept = ()
         for lst, item in entries:
-            lst.add(item)
+            if _entry_id((lst, item)) not in kept:
+                lst.add(item)
         self._entries[visit_id] = entries
         seg = v.open_segment
         if seg is not None:
@@ -193,16 +208,15 @@ class HallBook:
     def gauges_at(self, t_ms: int) -> dict[str, Gauge]:
         """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``."""
         waiting: dict[str, list[tuple[int, str]]] = {c: [] for c in CATEGORIES}
-        if t_ms >= max(self.clock("tickets"), self.clock("transactions")):
-            # at the hall's clock the waiting index is the answer (every event is <= it); a
-            # transaction topic read ahead of the tickets knows calls still in the future
-            for cat, since, ticket in self.waiting.values():
+        # waiting at t: the waits open now that began by t, and the ended ones that began by
+        # t and ended after it (a transaction topic read ahead of the tickets knows calls
+        # after t); only the waits ended after t are visited, not the day's history
+        for cat, since, ticket in self.waiting.values():
+            if since <= t_ms:
                 waiting[cat].append((since, ticket))
-        else:
-            for issued_ms, vid in self.issues.irange((t_ms - MAX_WAIT_LOOKBACK_MS, ""), (t_ms, "\uffff")):
-                seg = self.visits[vid].waiting_at(t_ms)
-                if seg is not None:
-                    waiting[seg.category].append((seg.from_ms, self.visits[vid].ticket_no))
+        for until, since, cat, ticket, *_ in self.spans.irange((t_ms + 1,)):
+            if since <= t_ms:
+                waiting[cat].append((since, ticket))
         counters: dict[str, set[str]] = {c: set() for c in CATEGORIES}
         for ms, ctr, cat, _ in self.activity.irange((t_ms - MIN15 + 1,), (t_ms, "\uffff")):
             counters[cat].add(ctr)
@@ -367,6 +381,10 @@ class HallBook:
         out = [{key: k, "n": len(v), "mean_s": round(sum(h for h, _ in v) / len(v), 1),
                 "first_contact_rate": _ratio(sum(f for _, f in v), len(v))} for k, v in sorted(groups.items())]
         return out if by == "category" else sorted(out, key=lambda r: -r["mean_s"])
+
+
+def _entry_id(entry: tuple[SortedList, tuple]) -> tuple[int, tuple]:
+    return id(entry[0]), entry[1]
 
 
 def _ratio(a: float, b: float) -> float | None:

@@ -170,16 +170,24 @@ class Visit:
     def inferred_calls(self) -> int:
         return sum(1 for s in self.segments if s.inferred and s.called_ms is not None)
 
-    def waiting_at(self, ms: int) -> Segment | None:
-        """The segment this visit was waiting in at instant ``ms`` (for gauges of past minutes)."""
-        if self.no_show_ms is not None and self.abandoned and self.no_show_ms <= ms:
-            return None
-        if self.expires_ms is not None and self.expired and self.expires_ms <= ms:
-            return None
-        for seg in self.segments:
-            if seg.from_ms <= ms and (seg.called_ms is None or seg.called_ms > ms):
-                return seg
-        return None
+    def wait_spans(self) -> list[tuple[int, int, int | None]]:
+        """Each wait as ``(seg_no, from_ms, until_ms)``: waiting in ``[from, until)``, until
+        None while it is still open. A wait ends at its call; one never called ends where
+        the next wait begins (transferred on), at the ``no_show`` of an abandoned visit, or
+        at the expiry of an expired one. Empty spans are left out."""
+        out = []
+        last = len(self.segments) - 1
+        for i, seg in enumerate(self.segments):
+            until = seg.called_ms
+            if until is None and i < last:
+                until = self.segments[i + 1].from_ms
+            if self.abandoned and self.no_show_ms is not None:
+                until = self.no_show_ms if until is None else min(until, self.no_show_ms)
+            if self.expired and self.expires_ms is not None:
+                until = self.expires_ms if until is None else min(until, self.expires_ms)
+            if until is None or until > seg.from_ms:
+                out.append((i, seg.from_ms, until))
+        return out
 
 
 def _fold_order(steps: Iterable[dict]) -> list[list[dict]]:
