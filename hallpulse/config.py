@@ -91,6 +91,12 @@ class WorkerSettings(BaseModel):
     tick_seconds: float = Field(default=15.0, gt=0)
     # how soon a killed worker's partitions are given to the next one
     session_timeout_seconds: float = Field(default=10.0, ge=6.0)
+    # events are processed in batches of at most this many, or what arrived within this
+    # long: a table key changed by several events of a batch is written once
+    batch_max_events: int = Field(default=1000, ge=1)
+    batch_max_seconds: float = Field(default=0.05, gt=0)
+    # how long the producer gathers records into one request (Kafka's linger.ms)
+    producer_linger_seconds: float = Field(default=0.005, ge=0)
 
 
 class SinkSettings(BaseModel):

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faust
 
@@ -26,6 +25,7 @@ from hallpulse.config import Settings
 from hallpulse.logs import get_logger
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
+from streams.batch import OutcomeBatch
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
 
 log = get_logger("hallpulse.worker")
@@ -41,6 +41,8 @@ class WorkerState:
     stale: bool = True              # the engine must be rebuilt from the tables ...
     recovered: bool = False         # ... which is possible once Faust has restored them
     facts_sent: int = 0
+    partitions: set[int] = field(default_factory=set)  # the input partitions this worker owns
+    skipped: int = 0                # events read for a partition this worker no longer owns
 
 
 def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
@@ -64,6 +66,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=w.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, w.session_timeout_seconds / 3),
+        producer_linger=w.producer_linger_seconds,
         autodiscover=False,
         logging_config=None,
     )
@@ -89,6 +92,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
 
     def restore() -> None:
         assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == t.tickets}
+        state.partitions = assigned
         engine.restore(tables[VISITS].items(), tables[SURVEYS].items(), tables[ALERTS].items(),
                        partitions=assigned or None)
         state.stale = False
@@ -107,46 +111,59 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     async def _recovered(sender, **kwargs) -> None:
         state.recovered = True
 
+    def put(table, partition: int, key: str, value) -> None:
+        """A table write that names its partition: under exactly-once the changelog record
+        commits in that partition's transaction (``table[key] = value`` would take it from
+        the current event, which a batch does not have)."""
+        if value is None:
+            table.data.pop(key, None)
+            table.send_changelog(partition, key, None, value_serializer="raw")
+        else:
+            table.data[key] = value
+            table.send_changelog(partition, key, value)
+
     @app.agent(inputs)
     async def hall_events(stream):
-        async for event in stream.events():
+        async for events in stream.take_events(w.batch_max_events, within=w.batch_max_seconds):
             if state.stale:  # events flow only after recovery: the tables are complete
                 restore()
-            msg = event.message
-            kind = kind_of[msg.topic]
-            if kind == "ticks":
-                try:
-                    t_ms = int(json.loads(event.value)["t"])
-                except (ValueError, KeyError, TypeError):  # not one of ours: nothing to do
-                    log.warning("ticks.ignored", value=repr(event.value)[:80])
+            batch = OutcomeBatch()
+            for event in events:
+                msg = event.message
+                if msg.partition not in state.partitions:
+                    state.skipped += 1  # read before its partition was revoked: its new owner reads it
                     continue
-                out = engine.tick(msg.partition, t_ms)
-            else:
-                key = event.key.decode(errors="replace") if isinstance(event.key, bytes) else event.key
-                out = engine.process(kind, event.value, topic=msg.topic, partition=msg.partition,
-                                     offset=msg.offset, key=key)
-            for table, k, value in out.writes:
-                if value is None:
-                    tables[table].pop(k, None)
+                kind = kind_of[msg.topic]
+                if kind == "ticks":
+                    try:
+                        t_ms = int(json.loads(event.value)["t"])
+                    except (ValueError, KeyError, TypeError):  # not one of ours: nothing to do
+                        log.warning("ticks.ignored", value=repr(event.value)[:80])
+                        continue
+                    out = engine.tick(msg.partition, t_ms)
                 else:
-                    tables[table][k] = value
-            for a in out.alerts:
-                await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode())
-            if out.facts:  # one message per hall, in this event's transaction
-                by_hall: dict[str, list[dict]] = defaultdict(list)
-                for f in out.facts:
-                    by_hall[f["h"] if "h" in f else f["r"]["h"]].append(f)
-                for hall_id, facts in by_hall.items():
-                    await facts_topic.send(key=hall_id.encode(), value=json.dumps(facts, ensure_ascii=False).encode())
-                    state.facts_sent += 1
-            if out.dead_letter is not None:
-                dl = out.dead_letter
-                # one key per partition: a table key must only be written from one partition,
-                # or recovery keeps whichever partition's record it reads last
-                dead_counts[f"{dl.reason_code}|{msg.partition}"] += 1
-                await dead_topic.send(key=(dl.key or "").encode(), value=dl.to_json())
-                log.warning("event.dead_letter", reason_code=dl.reason_code, reason=dl.reason, topic=dl.topic,
-                            partition=dl.partition, offset=dl.offset)
+                    key = event.key.decode(errors="replace") if isinstance(event.key, bytes) else event.key
+                    out = engine.process(kind, event.value, topic=msg.topic, partition=msg.partition,
+                                         offset=msg.offset, key=key)
+                batch.add(msg.partition, out)
+            await send_batch(batch)
+
+    async def send_batch(batch: OutcomeBatch) -> None:
+        """Everything a batch changed, each key once, each output in its partition."""
+        for table, k, partition, value in batch.table_writes():
+            put(tables[table], partition, k, value)
+        for partition, a in batch.alerts:
+            await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode(), partition=partition)
+        for hall_id, (partition, facts) in batch.facts.items():  # one message per hall and batch
+            await facts_topic.send(key=hall_id.encode(), value=json.dumps(facts, ensure_ascii=False).encode(),
+                                   partition=partition)
+            state.facts_sent += 1
+        for k, n in batch.dead_counts.items():
+            put(dead_counts, int(k.rsplit("|", 1)[1]), k, dead_counts.data.get(k, 0) + n)
+        for partition, dl in batch.dead_letters:
+            await dead_topic.send(key=(dl.key or "").encode(), value=dl.to_json(), partition=partition)
+            log.warning("event.dead_letter", reason_code=dl.reason_code, reason=dl.reason, topic=dl.topic,
+                        partition=dl.partition, offset=dl.offset)
 
     tick_producer = None
 
