@@ -69,6 +69,9 @@ class HallBook:
         self.spans = SortedList()       # (until_ms, from_ms, category, ticket_no, visit_id, seg_no)
         # visits waiting now (at the latest state): visit_id -> (category, since_ms, ticket_no)
         self.waiting: dict[str, tuple[str, int, str]] = {}
+        # the same, per category in order of their wait's start: how many wait and who
+        # longest is a bisection, not a scan of the hall's queue
+        self.queues: dict[str, SortedList] = {c: SortedList() for c in CATEGORIES}  # (since, ticket, vid)
         self._entries: dict[str, list[tuple[SortedList, tuple]]] = {}
 
     # ---- clocks ------------------------------------------------------------------
@@ -157,11 +160,19 @@ class HallBook:
                 lst.add(item)
         self._entries[visit_id] = entries
         seg = v.open_segment
-        if seg is not None:
-            self.waiting[visit_id] = (seg.category, seg.from_ms, v.ticket_no)
-        else:
-            self.waiting.pop(visit_id, None)
+        self._set_waiting(visit_id, (seg.category, seg.from_ms, v.ticket_no) if seg is not None else None)
         return v
+
+    def _set_waiting(self, visit_id: str, entry: tuple[str, int, str] | None) -> None:
+        old = self.waiting.get(visit_id)
+        if old == entry:
+            return
+        if old is not None:
+            self.queues[old[0]].remove((old[1], old[2], visit_id))
+            del self.waiting[visit_id]
+        if entry is not None:
+            self.waiting[visit_id] = entry
+            self.queues[entry[0]].add((entry[1], entry[2], visit_id))
 
     def _drop_entries(self, key: str) -> None:
         for lst, item in self._entries.pop(key, []):
@@ -197,7 +208,7 @@ class HallBook:
         for vid in visits:
             self._drop_entries(vid)
             del self.visits[vid]
-            self.waiting.pop(vid, None)
+            self._set_waiting(vid, None)
         surveys = [sid for sid, s in self.surveys.items() if s["t"] < before_ms]
         for sid in surveys:
             self._drop_entries("s:" + sid)
@@ -207,16 +218,22 @@ class HallBook:
     # ---- gauges -----------------------------------------------------------------
     def gauges_at(self, t_ms: int) -> dict[str, Gauge]:
         """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``."""
-        waiting: dict[str, list[tuple[int, str]]] = {c: [] for c in CATEGORIES}
-        # waiting at t: the waits open now that began by t, and the ended ones that began by
-        # t and ended after it (a transaction topic read ahead of the tickets knows calls
-        # after t); only the waits ended after t are visited, not the day's history
-        for cat, since, ticket in self.waiting.values():
-            if since <= t_ms:
-                waiting[cat].append((since, ticket))
+        # waiting at t: the waits open now that began by t (a bisection of the category's
+        # queue), and the ended ones that began by t and ended after it (a transaction topic
+        # read ahead of the tickets knows calls after t); only the waits ended after t are
+        # visited, not the day's history
+        count: dict[str, int] = {}
+        longest: dict[str, tuple[int, str] | None] = {}
+        bound = (t_ms, "\uffff")
+        for c, queue in self.queues.items():
+            n = queue.bisect_right(bound)
+            count[c] = n
+            longest[c] = queue[0][:2] if n else None
         for until, since, cat, ticket, *_ in self.spans.irange((t_ms + 1,)):
             if since <= t_ms:
-                waiting[cat].append((since, ticket))
+                count[cat] += 1
+                if longest[cat] is None or (since, ticket) < longest[cat]:
+                    longest[cat] = (since, ticket)
         counters: dict[str, set[str]] = {c: set() for c in CATEGORIES}
         for ms, ctr, cat, _ in self.activity.irange((t_ms - MIN15 + 1,), (t_ms, "\uffff")):
             counters[cat].add(ctr)
@@ -226,26 +243,24 @@ class HallBook:
         all_counters = set().union(*counters.values())
         out: dict[str, Gauge] = {}
         for c in CATEGORIES:
-            out[c] = self._gauge(t_ms, waiting[c], len(counters[c]), len(counters[c]) or len(all_counters),
+            out[c] = self._gauge(t_ms, count[c], longest[c], len(counters[c]), len(counters[c]) or len(all_counters),
                                  handle[c], self.standard_s[c])
-        all_waiting = [w for c in CATEGORIES for w in waiting[c]]
         est = max((g.est_wait_s for g in out.values()), default=0.0)
-        longest = min(all_waiting, default=None)
-        out[ALL] = Gauge(len(all_waiting), (t_ms - longest[0]) / 1000.0 if longest else 0.0,
-                         longest[1] if longest else None, len(all_counters), est)
+        first = min((w for w in longest.values() if w is not None), default=None)
+        out[ALL] = Gauge(sum(count.values()), (t_ms - first[0]) / 1000.0 if first else 0.0,
+                         first[1] if first else None, len(all_counters), est)
         return out
 
     @staticmethod
-    def _gauge(t_ms: int, waiting: list[tuple[int, str]], counters: int, serving: int, handles: list[float],
-               standard_s: float) -> Gauge:
+    def _gauge(t_ms: int, waiting: int, longest: tuple[int, str] | None, counters: int, serving: int,
+               handles: list[float], standard_s: float) -> Gauge:
         """Estimated wait = people ahead × recent mean handle time ÷ active counters.
         Without recent transactions the category's standard handle time is used. Counters
         serve several categories, so when none served this one in the last 15 minutes the
         hall's active counters are taken; with no counter active at all, one is assumed."""
-        longest = min(waiting, default=None)
         mean_handle = sum(handles) / len(handles) if handles else standard_s
-        est = len(waiting) * mean_handle / max(1, serving)
-        return Gauge(len(waiting), (t_ms - longest[0]) / 1000.0 if longest else 0.0,
+        est = waiting * mean_handle / max(1, serving)
+        return Gauge(waiting, (t_ms - longest[0]) / 1000.0 if longest else 0.0,
                      longest[1] if longest else None, counters, est)
 
     # ---- minute gauges -------------------------------------------------------------
