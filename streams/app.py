@@ -111,16 +111,19 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     async def _recovered(sender, **kwargs) -> None:
         state.recovered = True
 
-    def put(table, partition: int, key: str, value) -> None:
+    async def put(table, partition: int, key: str, value) -> None:
         """A table write that names its partition: under exactly-once the changelog record
         commits in that partition's transaction (``table[key] = value`` would take it from
-        the current event, which a batch does not have)."""
+        the current event, which a batch does not have). The record goes straight to the
+        (transactional) producer, not through Faust's producer buffer, which holds 100
+        records and stalls the agent while it drains them one by one."""
         if value is None:
             table.data.pop(key, None)
-            table.send_changelog(partition, key, None, value_serializer="raw")
         else:
             table.data[key] = value
-            table.send_changelog(partition, key, value)
+        await table.changelog_topic.send(key=key, value=value, partition=partition, force=True,
+                                         key_serializer=table.key_serializer,
+                                         value_serializer="raw" if value is None else table.value_serializer)
 
     @app.agent(inputs)
     async def hall_events(stream):
@@ -151,17 +154,18 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
     async def send_batch(batch: OutcomeBatch) -> None:
         """Everything a batch changed, each key once, each output in its partition."""
         for table, k, partition, value in batch.table_writes():
-            put(tables[table], partition, k, value)
+            await put(tables[table], partition, k, value)
         for partition, a in batch.alerts:
-            await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode(), partition=partition)
+            await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode(), partition=partition,
+                                    force=True)
         for hall_id, (partition, facts) in batch.facts.items():  # one message per hall and batch
             await facts_topic.send(key=hall_id.encode(), value=json.dumps(facts, ensure_ascii=False).encode(),
-                                   partition=partition)
+                                   partition=partition, force=True)
             state.facts_sent += 1
         for k, n in batch.dead_counts.items():
-            put(dead_counts, int(k.rsplit("|", 1)[1]), k, dead_counts.data.get(k, 0) + n)
+            await put(dead_counts, int(k.rsplit("|", 1)[1]), k, dead_counts.data.get(k, 0) + n)
         for partition, dl in batch.dead_letters:
-            await dead_topic.send(key=(dl.key or "").encode(), value=dl.to_json(), partition=partition)
+            await dead_topic.send(key=(dl.key or "").encode(), value=dl.to_json(), partition=partition, force=True)
             log.warning("event.dead_letter", reason_code=dl.reason_code, reason=dl.reason, topic=dl.topic,
                         partition=dl.partition, offset=dl.offset)
 
