@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hallpulse.catalogue import load_catalogue  # noqa: E402
+from schemas.catalogue import load_catalogue  # noqa: E402
 from hallpulse.config import Settings  # noqa: E402
 from hallpulse.simulator import generate  # noqa: E402
 from streams.alerts import load_alert_rules  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from hallpulse.catalogue import Catalogue
+from schemas.catalogue import Catalogue
 from schemas.events import Category
 from sinks.store import Store
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 
-from hallpulse.catalogue import Catalogue
+from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent
 from sinks.sql import load_sql
 from sinks.store import Store

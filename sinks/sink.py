@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from hallpulse.catalogue import Catalogue
+from schemas.catalogue import Catalogue
 from hallpulse.config import Settings
 from hallpulse.logs import get_logger
 from schemas.events import AlertEvent

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import faust
 
-from hallpulse.catalogue import Catalogue, load_catalogue
+from schemas.catalogue import Catalogue, load_catalogue
 from hallpulse.config import Settings
 from hallpulse.logs import get_logger
 from streams import faust_fixes

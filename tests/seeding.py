@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hallpulse.catalogue import Catalogue
+from schemas.catalogue import Catalogue
 from hallpulse.config import PROJECT_ROOT
 from schemas.events import Category
 from sinks.store import Store
