@@ -22,16 +22,17 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import structlog
+
 from schemas.catalogue import Catalogue
-from hallpulse.config import Settings
-from hallpulse.logs import get_logger
 from schemas.events import AlertEvent
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.facts import FactWriter, batch_from_facts
 from sinks.migrate import apply_migrations, apply_ttl
+from sinks.settings import SinkConfig
 from sinks.store import Store, StoreError, handle_proxy_request, open_store, owner_file
 
-log = get_logger("hallpulse.sink")
+log = structlog.get_logger("hallpulse.sink")
 
 
 @dataclass
@@ -53,7 +54,7 @@ class SinkStats:
 
 
 class Sink:
-    def __init__(self, settings: Settings, catalogue: Catalogue, *, silent_after_min: float):
+    def __init__(self, settings: SinkConfig, catalogue: Catalogue, *, silent_after_min: float):
         self.settings = settings
         self.catalogue = catalogue
         self.silent_after_min = silent_after_min

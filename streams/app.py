@@ -20,22 +20,22 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import faust
+import structlog
 
 from schemas.catalogue import Catalogue, load_catalogue
-from hallpulse.config import Settings
-from hallpulse.logs import get_logger
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
+from streams.settings import WorkerConfig
 
-log = get_logger("hallpulse.worker")
+log = structlog.get_logger("hallpulse.worker")
 
 
 @dataclass
 class WorkerState:
     """What the agents, timers and web views share inside the worker process."""
 
-    settings: Settings
+    settings: WorkerConfig
     catalogue: Catalogue
     engine: Engine
     stale: bool = True              # the engine must be rebuilt from the tables ...
@@ -43,7 +43,7 @@ class WorkerState:
     facts_sent: int = 0
 
 
-def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
+def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     faust_fixes.apply()
     w = settings.worker
     settings.path(settings.var_dir).mkdir(parents=True, exist_ok=True)
