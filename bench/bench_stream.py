@@ -63,10 +63,11 @@ def main() -> None:
         lat.append(time.perf_counter() - s)
         facts.extend(out.facts)
     elapsed = time.perf_counter() - t0
+    from schemas.facts import facts_from_builtins
     from sinks.facts import batch_from_facts
 
     s = time.perf_counter()
-    batch = batch_from_facts(facts)
+    batch = batch_from_facts(facts_from_builtins(facts))
     batch_s = time.perf_counter() - s
     print(f"engine: {len(msgs):,} messages ({a.halls} halls × {a.minutes:g} min from {start:%Y-%m-%d %H:%M}), "
           f"{elapsed:.2f} s → {len(msgs) / elapsed:,.0f} events/s")

@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 
+import msgspec
+
 from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent
+from schemas.facts import DayFact, Fact, GaugesFact, SurveyFact, VisitFact
 from sinks.sql import load_sql
 from sinks.store import Store
 from sinks.tables import (AlertRow, GaugeRow, Row, SegmentRow, SurveyRow, TransactionRow, VisitEventRow, VisitRow,
@@ -73,23 +76,24 @@ class WriteResult:
         return self.events + self.visits + self.segments + self.transactions + self.surveys + self.gauges + self.alerts
 
 
-def batch_from_facts(facts: Iterable[dict], alerts: Iterable[AlertEvent] = ()) -> FactBatch:
-    """Gather the fact messages of the facts topic (``streams.engine.Outcome.facts``) and the
-    alerts into one batch: the steps of a visit from several messages are merged."""
+def batch_from_facts(facts: Iterable[Fact], alerts: Iterable[AlertEvent] = ()) -> FactBatch:
+    """Gather the facts of the facts topic (``schemas.facts``, decoded) and the alerts into
+    one batch: the steps of a visit from several messages are merged. Steps and survey
+    records go on as the plain dicts the domain fold (``streams.visits``) works on."""
     b = FactBatch(alerts=list(alerts))
     for f in facts:
-        kind = f["k"]
-        if kind == "visit":
-            hall_id, steps = b.visits.setdefault(f["v"], (f["h"], []))
-            steps.extend(f["s"])
-        elif kind == "survey":
-            b.surveys.append(f["r"])
-        elif kind == "gauges":
-            b.gauges.extend(f["rows"])
-        elif kind == "day":
-            b.days.add((f["h"], business_day(f["d"])))
-        else:
-            raise ValueError(f"unknown fact kind {kind!r}")
+        match f:
+            case VisitFact():
+                hall_id, steps = b.visits.setdefault(f.v, (f.h, []))
+                steps.extend(msgspec.to_builtins(f.s))
+            case SurveyFact():
+                b.surveys.append(msgspec.to_builtins(f.r))
+            case GaugesFact():
+                b.gauges.extend(list(r) for r in f.rows)
+            case DayFact():
+                b.days.add((f.h, business_day(f.d)))
+            case _:
+                raise ValueError(f"not a fact: {f!r:.80}")
     return b
 
 

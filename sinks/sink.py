@@ -26,6 +26,7 @@ import structlog
 
 from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent
+from schemas.facts import decode_facts
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.facts import FactWriter, batch_from_facts
 from sinks.migrate import apply_migrations, apply_ttl
@@ -142,7 +143,7 @@ class Sink:
                             if tp.topic == s.topics.alerts:
                                 alerts.append(AlertEvent.model_validate_json(r.value))
                             else:
-                                facts.extend(json.loads(r.value))
+                                facts.extend(decode_facts(r.value))
                 if n:
                     self._write(batch_from_facts(facts, alerts))
                     consumer.commit()

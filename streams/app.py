@@ -23,6 +23,7 @@ import faust
 import structlog
 
 from schemas.catalogue import Catalogue, load_catalogue
+from schemas.facts import encode_facts
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
@@ -137,7 +138,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                 for f in out.facts:
                     by_hall[f["h"] if "h" in f else f["r"]["h"]].append(f)
                 for hall_id, facts in by_hall.items():
-                    await facts_topic.send(key=hall_id.encode(), value=json.dumps(facts, ensure_ascii=False).encode())
+                    await facts_topic.send(key=hall_id.encode(), value=encode_facts(facts))
                     state.facts_sent += 1
             if out.dead_letter is not None:
                 dl = out.dead_letter
