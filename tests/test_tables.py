@@ -8,10 +8,12 @@ import re
 import pytest
 
 from hallpulse.config import Settings
+from sinks.assessment.indicators import SUM_COLUMNS
+from sinks.assessment.scoring import DATA_QUALITY_KEYS
 from sinks.migrate import apply_migrations
 from sinks.sql import load_sql, strip_comments
 from sinks.store import open_store
-from sinks.tables import TABLES, GaugeRow, Row, ch_types, columns
+from sinks.tables import SUMS, TABLES, DayMetricsRow, GaugeRow, Row, ch_types, columns
 from streams.hallbook import GAUGE_COLUMNS
 
 
@@ -76,3 +78,7 @@ def test_rollup_selects_the_registry_columns(bucket):
 def test_the_workers_gauge_rows_fit_minute_gauges():
     assert [*GAUGE_COLUMNS, "version"] == list(columns(GaugeRow))
 
+
+def test_the_assessment_reads_columns_the_registry_has():
+    assert set(SUM_COLUMNS) <= {name for name, _ in SUMS}
+    assert set(DATA_QUALITY_KEYS) <= set(columns(DayMetricsRow))
