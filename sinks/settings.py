@@ -8,7 +8,7 @@ only rely on the shapes :class:`StoreConfig` and :class:`SinkConfig` below.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +40,7 @@ class SinkSettings(BaseModel):
     insert_rows: int = Field(default=5000, ge=1)        # rows per INSERT
 
 
+@runtime_checkable
 class StoreConfig(Protocol):
     """What :func:`sinks.store.open_store` reads of the configuration."""
 
@@ -52,6 +53,7 @@ class StoreConfig(Protocol):
     def chdb_path(self) -> Path: ...
 
 
+@runtime_checkable
 class SinkConfig(StoreConfig, Protocol):
     """What the sink process reads: the store, its own section, the topics it consumes, and
     the worker's visit expiry (the sink expires forgotten visits by the same rule)."""

@@ -9,7 +9,7 @@ shape of :class:`WorkerConfig` (configuration is passed down, not imported up).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -70,6 +70,7 @@ class WorkerSettings(BaseModel):
     session_timeout_seconds: float = Field(default=10.0, ge=6.0)
 
 
+@runtime_checkable
 class WorkerConfig(Protocol):
     """What the Faust app reads of the configuration (``hallpulse.config.Settings`` fits)."""
 

@@ -41,3 +41,12 @@ def test_a_forbidden_import_is_detected(tmp_path):
     r = _lint(config)
     assert r.returncode != 0, r.stdout + r.stderr
     assert "streams.app -> faust" in r.stdout, r.stdout
+
+
+def test_the_composed_settings_fit_what_each_layer_reads():
+    from hallpulse.config import Settings
+    from sinks.settings import SinkConfig, StoreConfig
+    from streams.settings import WorkerConfig
+
+    s = Settings()
+    assert isinstance(s, WorkerConfig) and isinstance(s, SinkConfig) and isinstance(s, StoreConfig)
