@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hallpulse.catalogue import load_catalogue  # noqa: E402
+from schemas.catalogue import load_catalogue  # noqa: E402
 from hallpulse.config import Settings  # noqa: E402
 from hallpulse.simulator import generate  # noqa: E402
 from streams.alerts import load_alert_rules  # noqa: E402
@@ -63,10 +63,11 @@ def main() -> None:
         lat.append(time.perf_counter() - s)
         facts.extend(out.facts)
     elapsed = time.perf_counter() - t0
+    from schemas.facts import facts_from_builtins
     from sinks.facts import batch_from_facts
 
     s = time.perf_counter()
-    batch = batch_from_facts(facts)
+    batch = batch_from_facts(facts_from_builtins(facts))
     batch_s = time.perf_counter() - s
     print(f"engine: {len(msgs):,} messages ({a.halls} halls × {a.minutes:g} min from {start:%Y-%m-%d %H:%M}), "
           f"{elapsed:.2f} s → {len(msgs) / elapsed:,.0f} events/s")

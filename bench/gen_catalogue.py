@@ -76,7 +76,7 @@ def generate(halls: int, seed: int, source: Path) -> str:
 
 def write_catalogue(out: Path, halls: int = 3000, seed: int = 1,
                     source: Path = ROOT / "config" / "halls.toml") -> Path:
-    from hallpulse.catalogue import load_catalogue
+    from schemas.catalogue import load_catalogue
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(generate(halls, seed, source), encoding="utf-8")

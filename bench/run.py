@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import harness  # noqa: E402
 from harness import PY, Broker, Offsets, Proc, Sink, Worker, proc_cpu_s, proc_status, settle_rss, wait_for  # noqa: E402
 
-from hallpulse.catalogue import Catalogue, load_catalogue  # noqa: E402
+from schemas.catalogue import Catalogue, load_catalogue  # noqa: E402
 from hallpulse.simulator import generate  # noqa: E402
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")

@@ -3,6 +3,11 @@
 Order of precedence (last wins): field defaults < ``config/hallpulse.toml`` (or the file
 named by ``HALLPULSE_CONFIG``) < ``HALLPULSE__SECTION__FIELD`` environment variables <
 the two well-known variables ``KAFKA_BOOTSTRAP`` and ``CLICKHOUSE_URL``.
+
+The sections live with the layer that uses them (``streams.settings``: Kafka, topics,
+worker; ``sinks.settings``: store, sink); this module composes them and is the only one
+that reads files and environment. ``Settings`` satisfies ``streams.settings.WorkerConfig``
+and ``sinks.settings.SinkConfig``, and is passed down to the worker and the sink.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,95 +25,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from sinks.settings import SinkSettings, StoreSettings
+from streams.settings import KafkaSettings, TopicSettings, WorkerSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "hallpulse.toml"
 
-
-class KafkaSettings(BaseModel):
-    """Where the broker is; ``bootstrap`` set means: use that cluster, start nothing."""
-
-    bootstrap: str | None = None
-    local_host: str = "127.0.0.1"
-    local_port: int = 19092
-    controller_port: int = 19093
-    heap: str = "512m"
-
-    @property
-    def uses_local_broker(self) -> bool:
-        return not self.bootstrap
-
-    @property
-    def servers(self) -> str:
-        return self.bootstrap or f"{self.local_host}:{self.local_port}"
-
-
-class TopicSettings(BaseModel):
-    """Topic names and partition counts. Input topics must share one partition count:
-    all are keyed by ``hall_id`` so a hall's events meet in the same partition number."""
-
-    tickets: str = "hall.queue.tickets"
-    transactions: str = "hall.transactions"
-    surveys: str = "hall.surveys"
-    alerts: str = "hall.alerts"
-    deadletter: str = "hall.deadletter"
-    ticks: str = "hall.ticks"  # the worker's own clock: lets alerts close while a hall is silent
-    facts: str = "hall.facts"  # what the workers accepted, for the sink to store
-    partitions: int = 4
-    replication: int = 1
-
-    @property
-    def inputs(self) -> list[str]:
-        return [self.tickets, self.transactions, self.surveys]
-
-    def all(self) -> dict[str, int]:
-        return {t: self.partitions for t in [*self.inputs, self.alerts, self.deadletter, self.ticks, self.facts]}
-
-
-class StoreSettings(BaseModel):
-    """ClickHouse: a server when ``url`` is set, otherwise embedded chDB at ``chdb_path``."""
-
-    url: str | None = None
-    chdb_path: Path = Path("var/chdb")
-    database: str = "hallpulse"
-    ttl_months: int = Field(default=36, ge=1)
-
-    @property
-    def embedded(self) -> bool:
-        return not self.url
-
-
-class WorkerSettings(BaseModel):
-    app_id: str = "hallpulse"
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
-    grace_seconds: int = Field(default=600, ge=0)
-    # an event stamped further ahead of this worker's clock is invalid (domain.md §2)
-    future_seconds: int = Field(default=300, ge=0)
-    # a visit still waiting this long after its hall's closing time is expired (§3)
-    expire_after_minutes: float = Field(default=30, ge=0)
-    retention_hours: int = Field(default=26, ge=25)
-    tick_seconds: float = Field(default=15.0, gt=0)
-    # how soon a killed worker's partitions are given to the next one
-    session_timeout_seconds: float = Field(default=10.0, ge=6.0)
-    # events are processed in batches of at most this many, or what arrived within this
-    # long: a table key changed by several events of a batch is written once
-    batch_max_events: int = Field(default=1000, ge=1)
-    batch_max_seconds: float = Field(default=0.05, gt=0)
-    # how long the producer gathers records into one request (Kafka's linger.ms)
-    producer_linger_seconds: float = Field(default=0.005, ge=0)
-
-
-class SinkSettings(BaseModel):
-    """``hallpulse sink``: the store's only owner and writer, fed by the facts and alerts topics."""
-
-    web_host: str = "127.0.0.1"
-    web_port: int = 6067
-    group_id: str = "hallpulse-sink"
-    batch_seconds: float = Field(default=2.0, gt=0)     # gather at most this long per write ...
-    batch_messages: int = Field(default=20_000, ge=1)   # ... or this many messages
-    retry_max_seconds: float = Field(default=30.0, gt=0)
-    insert_rows: int = Field(default=5000, ge=1)        # rows per INSERT
+__all__ = ["DEFAULT_CONFIG_FILE", "PROJECT_ROOT", "KafkaSettings", "Settings", "SinkSettings", "StoreSettings",
+           "TopicSettings", "WorkerSettings", "get_settings"]
 
 
 class Settings(BaseSettings):

@@ -25,7 +25,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import IO, Any
 
-from hallpulse.catalogue import Catalogue, Hall, load_catalogue
+from schemas.catalogue import Catalogue, Hall, load_catalogue
 from schemas.privacy import is_safe_customer_ref
 
 # Asia/Shanghai has had no DST since 1991: a fixed offset always prints "+08:00".

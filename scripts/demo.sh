@@ -54,7 +54,7 @@ echo "== 1/5 Kafka (single-node KRaft on 127.0.0.1, data under var/kafka)"
 echo "== 2/5 sink and worker (logs: $LOG/sink.log, $LOG/worker.log)"
 start_service sink "$SINK_PIDFILE" "$SINK_URL"
 start_service worker "$PIDFILE" "$URL"
-FIRST_HALL=$(.venv/bin/python -c "from hallpulse.config import get_settings; from hallpulse.catalogue import load_catalogue; print(load_catalogue(get_settings().catalogue_file).halls[0].hall_id)")
+FIRST_HALL=$(.venv/bin/python -c "from hallpulse.config import get_settings; from schemas.catalogue import load_catalogue; print(load_catalogue(get_settings().catalogue_file).halls[0].hall_id)")
 cat <<EOF
 
   Live lobby page (大堂看板):   $URL/lobby/?hall=$FIRST_HALL     (English: add &lang=en)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from hallpulse.catalogue import Catalogue
+from schemas.catalogue import Catalogue
 from schemas.events import Category
 from sinks.store import Store
+from sinks.tables import HallRow, HallTargetRow, columns
 
-HALL_COLUMNS = ["hall_id", "name", "name_en", "city", "province", "size_class", "counters", "opens", "closes", "loaded_at"]
-TARGET_COLUMNS = ["hall_id", "category", "target_wait_s", "standard_handle_s", "loaded_at"]
+HALL_COLUMNS = columns(HallRow)
+TARGET_COLUMNS = columns(HallTargetRow)
 
 
 def mirror_catalogue(store: Store, catalogue: Catalogue) -> int:
@@ -18,6 +19,6 @@ def mirror_catalogue(store: Store, catalogue: Catalogue) -> int:
               h.opens.strftime("%H:%M"), h.closes.strftime("%H:%M"), now) for h in catalogue.halls]
     targets = [(h.hall_id, c.value, catalogue.target_wait_s(h.hall_id, c), catalogue.standard_handle_s(h.hall_id, c), now)
                for h in catalogue.halls for c in Category]
-    store.insert("halls", halls, HALL_COLUMNS)
-    store.insert("hall_category_targets", targets, TARGET_COLUMNS)
+    store.insert(HallRow.table, halls, HALL_COLUMNS)
+    store.insert(HallTargetRow.table, targets, TARGET_COLUMNS)
     return len(halls)

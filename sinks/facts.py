@@ -28,29 +28,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 
-from hallpulse.catalogue import Catalogue
+import msgspec
+
+from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent
+from schemas.facts import DayFact, Fact, GaugesFact, SurveyFact, VisitFact
 from sinks.sql import load_sql
 from sinks.store import Store
-from streams.hallbook import GAUGE_COLUMNS
+from sinks.tables import (AlertRow, GaugeRow, Row, SegmentRow, SurveyRow, TransactionRow, VisitEventRow, VisitRow,
+                          columns, values)
 from streams.visits import Visit, derive, fold_ms, from_ms
 from streams.windows import MINUTE_MS, SHANGHAI, business_day, visit_expiry_ms
 
-EVENT_COLUMNS = ["hall_id", "visit_id", "event_id", "kind", "occurred_at", "started_at", "category", "to_category",
-                 "ticket_no", "counter_id", "staff_id", "priority", "channel", "business_code", "outcome",
-                 "resolved_first_contact", "late", "received_at"]
-VISIT_COLUMNS = ["visit_id", "hall_id", "category", "ticket_no", "priority", "channel", "issued_at",
-                 "first_called_at", "ended_at", "status", "served", "abandoned", "expired", "segments", "total_wait_s",
-                 "transactions", "inferred_calls", "expires_at", "version"]
-SEGMENT_COLUMNS = ["visit_id", "seg_no", "hall_id", "category", "ticket_no", "waited_from", "called_at", "wait_s",
-                   "target_s", "within_target", "inferred", "counted", "counter_id", "staff_id", "version"]
-TX_COLUMNS = ["event_id", "hall_id", "visit_id", "ticket_no", "counter_id", "staff_id", "category", "business_code",
-              "started_at", "completed_at", "handle_s", "standard_handle_s", "outcome", "resolved_first_contact"]
-SURVEY_COLUMNS = ["event_id", "hall_id", "kind", "visit_id", "staff_id", "category", "channel", "answered_at", "score",
-                  "dimensions", "has_complaint", "complaint_category", "complaint_severity", "complaint_text", "comment",
-                  "late"]
-ALERT_COLUMNS = ["alert_id", "action", "hall_id", "category", "rule", "level", "occurred_at", "opened_at", "triggers",
-                 "figures", "suggested_action"]
 MAX_IN_LIST = 5000  # ids per look-up statement
 HOUR = timedelta(hours=1)
 
@@ -61,7 +50,7 @@ class FactBatch:
 
     visits: dict[str, tuple[str, list[dict]]] = field(default_factory=dict)  # visit_id -> (hall_id, steps)
     surveys: list[dict] = field(default_factory=list)                        # masked survey records
-    gauges: list[list] = field(default_factory=list)                         # GAUGE_COLUMNS, minute in ms
+    gauges: list[list] = field(default_factory=list)                         # GaugeRow but version, minute in ms
     alerts: list[AlertEvent] = field(default_factory=list)
     days: set[tuple[str, date]] = field(default_factory=set)                 # re-aggregate although unchanged
 
@@ -87,23 +76,24 @@ class WriteResult:
         return self.events + self.visits + self.segments + self.transactions + self.surveys + self.gauges + self.alerts
 
 
-def batch_from_facts(facts: Iterable[dict], alerts: Iterable[AlertEvent] = ()) -> FactBatch:
-    """Gather the fact messages of the facts topic (``streams.engine.Outcome.facts``) and the
-    alerts into one batch: the steps of a visit from several messages are merged."""
+def batch_from_facts(facts: Iterable[Fact], alerts: Iterable[AlertEvent] = ()) -> FactBatch:
+    """Gather the facts of the facts topic (``schemas.facts``, decoded) and the alerts into
+    one batch: the steps of a visit from several messages are merged. Steps and survey
+    records go on as the plain dicts the domain fold (``streams.visits``) works on."""
     b = FactBatch(alerts=list(alerts))
     for f in facts:
-        kind = f["k"]
-        if kind == "visit":
-            hall_id, steps = b.visits.setdefault(f["v"], (f["h"], []))
-            steps.extend(f["s"])
-        elif kind == "survey":
-            b.surveys.append(f["r"])
-        elif kind == "gauges":
-            b.gauges.extend(f["rows"])
-        elif kind == "day":
-            b.days.add((f["h"], business_day(f["d"])))
-        else:
-            raise ValueError(f"unknown fact kind {kind!r}")
+        match f:
+            case VisitFact():
+                hall_id, steps = b.visits.setdefault(f.v, (f.h, []))
+                steps.extend(msgspec.to_builtins(f.s))
+            case SurveyFact():
+                b.surveys.append(msgspec.to_builtins(f.r))
+            case GaugesFact():
+                b.gauges.extend(list(r) for r in f.rows)
+            case DayFact():
+                b.days.add((f.h, business_day(f.d)))
+            case _:
+                raise ValueError(f"not a fact: {f!r:.80}")
     return b
 
 
@@ -130,11 +120,14 @@ class FactWriter:
 
     # ---- the steps <-> rows mapping ---------------------------------------------------------
     @staticmethod
-    def _event_row(hall_id: str, vid: str, s: dict, received: datetime) -> list:
-        return [hall_id, vid, s["id"], s["k"], from_ms(s["t"]), from_ms(s["st"]) if "st" in s else None, s["c"],
-                s.get("to", ""), s.get("tk", ""), s.get("ctr", ""), s.get("stf", ""), s.get("pri", ""),
-                s.get("ch", ""), s.get("bc", ""), s.get("out", ""), int(bool(s.get("fcr"))), int(bool(s.get("lt"))),
-                received]
+    def _event_row(hall_id: str, vid: str, s: dict, received: datetime) -> VisitEventRow:
+        return VisitEventRow(
+            hall_id=hall_id, visit_id=vid, event_id=s["id"], kind=s["k"], occurred_at=from_ms(s["t"]),
+            started_at=from_ms(s["st"]) if "st" in s else None, category=s["c"], to_category=s.get("to", ""),
+            ticket_no=s.get("tk", ""), counter_id=s.get("ctr", ""), staff_id=s.get("stf", ""),
+            priority=s.get("pri", ""), channel=s.get("ch", ""), business_code=s.get("bc", ""),
+            outcome=s.get("out", ""), resolved_first_contact=int(bool(s.get("fcr"))), late=int(bool(s.get("lt"))),
+            received_at=received)
 
     @staticmethod
     def _step(r: tuple) -> dict:
@@ -156,47 +149,60 @@ class FactWriter:
                 stored.setdefault(r[0], {}).setdefault(r[1], self._step(r))
         return stored
 
-    def _visit_rows(self, hall_id: str, v: Visit, version: int) -> tuple[list, list]:
+    def _visit_rows(self, hall_id: str, v: Visit, version: int) -> tuple[list[VisitRow], list[SegmentRow]]:
         if v.issued_ms is None:
             return [], []
         counted = not v.expired
         waits = [s.wait_s for s in v.segments if s.wait_s is not None]
         first_call = v.segments[0].called_ms if v.segments else None
         ended = v.ended_ms
-        visit = [v.visit_id, hall_id, v.category, v.ticket_no, v.priority, v.channel, from_ms(v.issued_ms),
-                 from_ms(first_call) if first_call else None, from_ms(ended) if ended else None, v.status,
-                 int(v.served), int(v.abandoned), int(v.expired), len(v.segments), sum(waits), len(v.transactions),
-                 v.inferred_calls, from_ms(v.expires_ms) if v.expires_ms else None, version]
+        visit = VisitRow(
+            visit_id=v.visit_id, hall_id=hall_id, category=v.category, ticket_no=v.ticket_no, priority=v.priority,
+            channel=v.channel, issued_at=from_ms(v.issued_ms), first_called_at=from_ms(first_call) if first_call else None,
+            ended_at=from_ms(ended) if ended else None, status=v.status, served=int(v.served),
+            abandoned=int(v.abandoned), expired=int(v.expired), segments=len(v.segments), total_wait_s=sum(waits),
+            transactions=len(v.transactions), inferred_calls=v.inferred_calls,
+            expires_at=from_ms(v.expires_ms) if v.expires_ms else None, version=version)
         segs = []
         for seg in v.segments:
             if seg.called_ms is None:
                 continue
             target = self.catalogue.target_wait_s(hall_id, seg.category)
-            segs.append([v.visit_id, seg.seg_no, hall_id, seg.category, v.ticket_no, from_ms(seg.from_ms),
-                         from_ms(seg.called_ms), seg.wait_s, target, int(seg.wait_s <= target), int(seg.inferred),
-                         int(counted), seg.counter_id, seg.staff_id, version])
+            segs.append(SegmentRow(
+                visit_id=v.visit_id, seg_no=seg.seg_no, hall_id=hall_id, category=seg.category, ticket_no=v.ticket_no,
+                waited_from=from_ms(seg.from_ms), called_at=from_ms(seg.called_ms), wait_s=seg.wait_s, target_s=target,
+                within_target=int(seg.wait_s <= target), inferred=int(seg.inferred), counted=int(counted),
+                counter_id=seg.counter_id, staff_id=seg.staff_id, version=version))
         return [visit], segs
 
-    def _tx_row(self, hall_id: str, vid: str, s: dict) -> list:
-        handle = max(0.0, (s["t"] - s["st"]) / 1000.0)
-        return [s["id"], hall_id, vid, s.get("tk", ""), s.get("ctr", ""), s.get("stf", ""), s["c"], s.get("bc", ""),
-                from_ms(s["st"]), from_ms(s["t"]), handle, self.catalogue.standard_handle_s(hall_id, s["c"]),
-                s.get("out", ""), int(bool(s.get("fcr")))]
+    def _tx_row(self, hall_id: str, vid: str, s: dict) -> TransactionRow:
+        return TransactionRow(
+            event_id=s["id"], hall_id=hall_id, visit_id=vid, ticket_no=s.get("tk", ""), counter_id=s.get("ctr", ""),
+            staff_id=s.get("stf", ""), category=s["c"], business_code=s.get("bc", ""), started_at=from_ms(s["st"]),
+            completed_at=from_ms(s["t"]), handle_s=max(0.0, (s["t"] - s["st"]) / 1000.0),
+            standard_handle_s=self.catalogue.standard_handle_s(hall_id, s["c"]), outcome=s.get("out", ""),
+            resolved_first_contact=int(bool(s.get("fcr"))))
 
     @staticmethod
-    def _survey_row(s: dict) -> list:
-        return [s["id"], s["h"], s["kind"], s.get("vid", ""), s.get("stf", ""), "", s.get("ch", ""), from_ms(s["t"]),
-                s["score"], s.get("dims", {}), int(bool(s.get("cmp"))), s.get("cmp", ""), s.get("sev", ""),
-                s.get("ctext", ""), s.get("cm", ""), int(bool(s.get("lt")))]
+    def _survey_row(s: dict) -> SurveyRow:
+        return SurveyRow(
+            event_id=s["id"], hall_id=s["h"], kind=s["kind"], visit_id=s.get("vid", ""), staff_id=s.get("stf", ""),
+            category="", channel=s.get("ch", ""), answered_at=from_ms(s["t"]), score=s["score"],
+            dimensions=s.get("dims", {}), has_complaint=int(bool(s.get("cmp"))), complaint_category=s.get("cmp", ""),
+            complaint_severity=s.get("sev", ""), complaint_text=s.get("ctext", ""), comment=s.get("cm", ""),
+            late=int(bool(s.get("lt"))))
 
     @staticmethod
-    def _alert_row(e: AlertEvent) -> list:
-        return [e.alert_id, e.action.value, e.hall_id, str(e.category), e.rule.value, e.level.value, e.occurred_at,
-                e.opened_at, list(e.triggers), {k: float(v) for k, v in e.figures.items()}, e.suggested_action]
+    def _alert_row(e: AlertEvent) -> AlertRow:
+        return AlertRow(
+            alert_id=e.alert_id, action=e.action.value, hall_id=e.hall_id, category=str(e.category),
+            rule=e.rule.value, level=e.level.value, occurred_at=e.occurred_at, opened_at=e.opened_at,
+            triggers=list(e.triggers), figures={k: float(v) for k, v in e.figures.items()},
+            suggested_action=e.suggested_action)
 
-    def _insert(self, table: str, rows: list, cols: list[str]) -> None:
+    def _insert(self, record: type[Row], rows: list[Row]) -> None:
         for chunk in _chunks(rows, self.batch_rows):
-            self.store.insert(table, chunk, cols)
+            self.store.insert(record.table, values(chunk), columns(record))
 
     # ---- one flush --------------------------------------------------------------------------
     def write(self, b: FactBatch) -> WriteResult:
@@ -258,13 +264,13 @@ class FactWriter:
         for row in gauges:
             touch(row[0], int(row[2].replace(tzinfo=timezone.utc).timestamp() * 1000))
         version = time.time_ns() // 1000
-        self._insert("visit_events", events, EVENT_COLUMNS)
-        self._insert("visits", visits, VISIT_COLUMNS)
-        self._insert("wait_segments", segs, SEGMENT_COLUMNS)
-        self._insert("transactions", txs, TX_COLUMNS)
-        self._insert("surveys", surveys, SURVEY_COLUMNS)
-        self._insert("minute_gauges", [[*r, version] for r in gauges], GAUGE_COLUMNS + ["version"])
-        self._insert("alerts", [self._alert_row(e) for e in b.alerts], ALERT_COLUMNS)
+        self._insert(VisitEventRow, events)
+        self._insert(VisitRow, visits)
+        self._insert(SegmentRow, segs)
+        self._insert(TransactionRow, txs)
+        self._insert(SurveyRow, surveys)
+        self._insert(GaugeRow, [GaugeRow(*r, version) for r in gauges])
+        self._insert(AlertRow, [self._alert_row(e) for e in b.alerts])
         # 4. aggregates, by SQL over the facts
         self._rollups(hours, days, now_ms, version)
         res.events, res.visits, res.segments, res.transactions = len(events), len(visits), len(segs), len(txs)

@@ -14,6 +14,7 @@ from importlib import resources
 
 from sinks.sql import load_sql, strip_comments
 from sinks.store import Store
+from sinks.tables import MigrationRow, columns
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -57,8 +58,7 @@ def apply_migrations(store: Store, ttl_months: int) -> list[int]:
             continue
         for stmt in m.statements(ttl_months):
             store.command(stmt)
-        store.insert("schema_migrations", [(m.version, m.name, datetime.now(timezone.utc))],
-                     ["version", "name", "applied_at"])
+        store.insert(MigrationRow.table, [(m.version, m.name, datetime.now(timezone.utc))], columns(MigrationRow))
         applied.append(m.version)
     return applied
 

@@ -22,16 +22,18 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from hallpulse.catalogue import Catalogue
-from hallpulse.config import Settings
-from hallpulse.logs import get_logger
+import structlog
+
+from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent
+from schemas.facts import decode_facts
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.facts import FactWriter, batch_from_facts
 from sinks.migrate import apply_migrations, apply_ttl
+from sinks.settings import SinkConfig
 from sinks.store import Store, StoreError, handle_proxy_request, open_store, owner_file
 
-log = get_logger("hallpulse.sink")
+log = structlog.get_logger("hallpulse.sink")
 
 
 @dataclass
@@ -53,7 +55,7 @@ class SinkStats:
 
 
 class Sink:
-    def __init__(self, settings: Settings, catalogue: Catalogue, *, silent_after_min: float):
+    def __init__(self, settings: SinkConfig, catalogue: Catalogue, *, silent_after_min: float):
         self.settings = settings
         self.catalogue = catalogue
         self.silent_after_min = silent_after_min
@@ -141,7 +143,7 @@ class Sink:
                             if tp.topic == s.topics.alerts:
                                 alerts.append(AlertEvent.model_validate_json(r.value))
                             else:
-                                facts.extend(json.loads(r.value))
+                                facts.extend(decode_facts(r.value))
                 if n:
                     self._write(batch_from_facts(facts, alerts))
                     consumer.commit()

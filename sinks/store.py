@@ -31,7 +31,7 @@ from typing import Any, Protocol, Sequence
 
 import clickhouse_connect
 
-from hallpulse.config import Settings
+from sinks.settings import StoreConfig
 from sinks.sql import strip_comments
 
 READONLY = {"readonly": 1}
@@ -198,12 +198,12 @@ class ProxyStore:
 
 # ---- choosing and opening ---------------------------------------------------------------
 
-def owner_file(settings: Settings) -> Path:
+def owner_file(settings: StoreConfig) -> Path:
     """Where the process that holds the embedded store (``hallpulse sink``) says where it is."""
     return settings.path(settings.var_dir) / "store-owner.json"
 
 
-def running_owner_url(settings: Settings, wait: float = 60.0) -> str | None:
+def running_owner_url(settings: StoreConfig, wait: float = 60.0) -> str | None:
     """The web address of the live sink that holds the embedded store, if any. It
     announces itself as soon as it holds the store; while its web server is still coming
     up, wait for it rather than fail on the store's lock."""
@@ -239,7 +239,7 @@ def _lock_embedded(path: Path) -> int:
     return fd
 
 
-def open_store(settings: Settings, *, hold: bool = False) -> Store:
+def open_store(settings: StoreConfig, *, hold: bool = False) -> Store:
     """The store for this process.
 
     ``hold=True`` is for the sink: it must own the embedded store itself. Anyone else
@@ -274,7 +274,7 @@ def open_store(settings: Settings, *, hold: bool = False) -> Store:
         raise
 
 
-def _wait_for_announcement(settings: Settings, wait: float = 30.0) -> str | None:
+def _wait_for_announcement(settings: StoreConfig, wait: float = 30.0) -> str | None:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if owner_file(settings).exists():

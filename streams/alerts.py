@@ -167,7 +167,7 @@ class ComplaintFigures:
             raise ValueError("escalated_in_window cannot exceed complaints_in_window")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AlertState:
     """An open alert, as kept in the Faust table (via ``to_dict``) between evaluations.
 

@@ -19,23 +19,24 @@ import time
 from dataclasses import dataclass, field
 
 import faust
+import structlog
 
-from hallpulse.catalogue import Catalogue, load_catalogue
-from hallpulse.config import Settings
-from hallpulse.logs import get_logger
+from schemas.catalogue import Catalogue, load_catalogue
+from schemas.facts import encode_facts
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.batch import OutcomeBatch
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
+from streams.settings import WorkerConfig
 
-log = get_logger("hallpulse.worker")
+log = structlog.get_logger("hallpulse.worker")
 
 
 @dataclass
 class WorkerState:
     """What the agents, timers and web views share inside the worker process."""
 
-    settings: Settings
+    settings: WorkerConfig
     catalogue: Catalogue
     engine: Engine
     stale: bool = True              # the engine must be rebuilt from the tables ...
@@ -45,7 +46,7 @@ class WorkerState:
     skipped: int = 0                # events read for a partition this worker no longer owns
 
 
-def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
+def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     faust_fixes.apply()
     w = settings.worker
     settings.path(settings.var_dir).mkdir(parents=True, exist_ok=True)
@@ -159,7 +160,7 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerState]:
             await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode(), partition=partition,
                                     force=True)
         for hall_id, (partition, facts) in batch.facts.items():  # one message per hall and batch
-            await facts_topic.send(key=hall_id.encode(), value=json.dumps(facts, ensure_ascii=False).encode(),
+            await facts_topic.send(key=hall_id.encode(), value=encode_facts(facts),
                                    partition=partition, force=True)
             state.facts_sent += 1
         for k, n in batch.dead_counts.items():

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from hallpulse.catalogue import Catalogue
+from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent, SurveyEvent, TicketEvent, TransactionEvent, describe_error
 from schemas.privacy import mask_text
 from streams.alerts import (AlertRules, AlertState, ComplaintFigures, QueueFigures, evaluate_complaints,

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from sortedcontainers import SortedList
 
-from hallpulse.catalogue import Catalogue, Hall
+from schemas.catalogue import Catalogue, Hall
 from schemas.events import Category
 from streams.visits import Visit, derive
 from streams.windows import (MINUTE_MS, business_day, day_start_ms, opening_interval_ms, silent_ms,

@@ -3,6 +3,7 @@ that feed the fact writer without Kafka."""
 
 from __future__ import annotations
 
+from schemas.facts import facts_from_builtins
 from sinks.facts import FactBatch, batch_from_facts
 from streams.engine import Engine, Outcome
 
@@ -28,6 +29,6 @@ class RecordingEngine(Engine):
 
     def take_batch(self) -> FactBatch:
         """What the sink would write next (and forget it here)."""
-        batch = batch_from_facts(self.sent_facts, self.sent_alerts)
+        batch = batch_from_facts(facts_from_builtins(self.sent_facts), self.sent_alerts)
         self.sent_facts, self.sent_alerts = [], []
         return batch

@@ -48,11 +48,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hallpulse.catalogue import Catalogue
+from schemas.catalogue import Catalogue
 from hallpulse.config import PROJECT_ROOT
 from schemas.events import Category
 from sinks.store import Store
 from sinks.facts import FactWriter
+from sinks.tables import values
 from streams.alerts import load_alert_rules
 from tests.recording import RecordingEngine
 
@@ -411,7 +412,7 @@ def seed_store(store: Store, catalogue: Catalogue, *, start_day: date, days: int
             raise RuntimeError(f"the engine refused a seed event ({out.dead_letter.reason}): {raw!r}")
     batch = engine.take_batch()
     FactWriter(store, catalogue).write(batch)
-    alerts = [FactWriter._alert_row(e) for e in batch.alerts]
+    alerts = values(FactWriter._alert_row(e) for e in batch.alerts)  # tuples in the alerts table's order
     minutes = {tuple(r) for r in store.query("SELECT hall_id, category, minute FROM minute_metrics FINAL").rows}
 
     summary["counts"].update(events=len(messages), alert_events=len(alerts), alerts=len({a[0] for a in alerts}),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from hallpulse.config import PROJECT_ROOT, Settings
 from schemas.privacy import contains_clear_id, contains_clear_phone
 from sinks.catalogue_mirror import mirror_catalogue

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from hallpulse.config import Settings
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.migrate import apply_migrations

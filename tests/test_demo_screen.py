@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hallpulse import simulator
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from tests.pipeline import ROOT, WorkerProcess, produce_raw, wait_for, worker_env
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from streams.alerts import load_alert_rules
 from streams.engine import Engine
 from tests.events import CST, Maker, at

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from hallpulse import simulator
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from hallpulse.cli import main
 from hallpulse.config import Settings
 from schemas.events import Category, SurveyEvent, TicketEvent, TransactionEvent

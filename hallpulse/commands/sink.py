@@ -8,7 +8,7 @@ import sys
 import click
 
 from hallpulse import kafka_local
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from hallpulse.logs import get_logger
 
 log = get_logger("hallpulse.sink")

@@ -21,11 +21,11 @@ from sinks.assessment.periods import Period
 from sinks.assessment.scheme import Scheme
 from sinks.assessment.versions import PublicationError, VersionInfo, insert_version, latest_version, list_versions
 from sinks.store import Store
+from sinks.tables import AppealDecisionRow, AppealRow, columns
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-APPEAL_COLUMNS = ["appeal_id", "period", "hall_id", "kind", "exclude_from", "exclude_to", "survey_id", "reason",
-                  "filed_by", "filed_at", "against_version"]
-DECISION_COLUMNS = ["appeal_id", "decision", "decided_by", "decided_at", "reason", "version"]
+APPEAL_COLUMNS = columns(AppealRow)
+DECISION_COLUMNS = columns(AppealDecisionRow)
 
 
 @dataclass

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 from sinks.assessment.indicators import sql
 from sinks.store import Store
+from sinks.tables import AssessmentVersionRow, columns
 
-COLUMNS = ["period", "version", "version_id", "published_at", "published_by", "reason", "appeal_ids",
-           "appeals", "scheme", "results"]
+COLUMNS = columns(AssessmentVersionRow)
 
 
 class PublicationError(RuntimeError):
@@ -76,7 +76,7 @@ def insert_version(store: Store, period: str, version: int, by: str, reason: str
         raise PublicationError(f"{period} version {version} is already published")
     info = VersionInfo(period, version, uuid.uuid4().hex, now or datetime.now(timezone.utc), by, reason,
                        [a["appeal_id"] for a in appeals], appeals, scheme, results)
-    store.insert("assessment_versions", [[
+    store.insert(AssessmentVersionRow.table, [[
         info.period, info.version, info.version_id, info.published_at, info.published_by, info.reason,
         info.appeal_ids, json.dumps(appeals, ensure_ascii=False), json.dumps(scheme, ensure_ascii=False),
         json.dumps(results, ensure_ascii=False)]], COLUMNS)

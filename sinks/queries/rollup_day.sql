@@ -8,8 +8,9 @@
 INSERT INTO day_metrics
 SELECT hall_id, category, toDate(bucket, 'Asia/Shanghai') AS day, issued, visits_served, abandoned, transfers,
        called, within_target, wait_sum_s, wait_max_s, transactions, handle_sum_s, handle_ratio_sum, first_contact,
-       csat_n, csat_sum, csat_satisfied, audit_n, audit_sum, complaints, complaints_escalated, queue_len,
-       longest_wait_s, est_wait_s, expired_visits, inferred_calls, silent_minutes, late_events, {version:UInt64}
+       csat_n, csat_sum, csat_satisfied, audit_n, audit_sum, complaints, complaints_escalated,
+       queue_len AS queue_len_max, longest_wait_s AS longest_wait_max_s, est_wait_s AS est_wait_max_s, expired_visits,
+       inferred_calls, silent_minutes, late_events, {version:UInt64} AS version
 FROM fact_sums(bucket = 'day', halls = {halls:Array(String)}, lo = {lo:DateTime64(3)}, hi = {hi:DateTime64(3)},
                now = {now:DateTime64(3)}, silent_after_s = {silent_after_s:Float64}, with_silence = 1)
 WHERE (hall_id, day) IN {keys:Array(Tuple(String, Date))}

@@ -6,10 +6,10 @@
 -- half-open, covering the keys), {keys:Array(Tuple(String, DateTime))}, {now:DateTime64(3)},
 -- {silent_after_s:Float64}, {version:UInt64}.
 INSERT INTO minute_metrics
-SELECT hall_id, category, bucket, issued, visits_served, abandoned, transfers, called, within_target, wait_sum_s,
+SELECT hall_id, category, bucket AS minute, issued, visits_served, abandoned, transfers, called, within_target, wait_sum_s,
        wait_max_s, transactions, handle_sum_s, handle_ratio_sum, first_contact, csat_n, csat_sum, csat_satisfied,
        audit_n, audit_sum, complaints, complaints_escalated, queue_len, longest_wait_s, active_counters, est_wait_s,
-       {version:UInt64}
+       {version:UInt64} AS version
 FROM fact_sums(bucket = 'minute', halls = {halls:Array(String)}, lo = {lo:DateTime64(3)}, hi = {hi:DateTime64(3)},
                now = {now:DateTime64(3)}, silent_after_s = {silent_after_s:Float64}, with_silence = 0)
 WHERE (hall_id, toStartOfHour(bucket)) IN {keys:Array(Tuple(String, DateTime))}
