@@ -357,6 +357,9 @@ class Bench:
         sink = Sink.make(env, self.log_dir / f"sink-{label}.log")
         self.spawn(sink)
         sink.wait_web()
+        # a stable worker name, as a deployment gives each worker (docs/operations.md): a
+        # restarted worker takes its partitions back without waiting out the killed one
+        env["HALLPULSE__WORKER__INSTANCE_ID"] = f"{label}-worker-1"
         w = Worker.make(env, self.log_dir / f"worker-{label}.log")
         self.spawn(w)
         return w, sink

@@ -68,6 +68,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         broker_session_timeout=w.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, w.session_timeout_seconds / 3),
         producer_linger=w.producer_linger_seconds,
+        consumer_group_instance_id=w.instance_id,
         autodiscover=False,
         logging_config=None,
     )

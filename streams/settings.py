@@ -68,6 +68,10 @@ class WorkerSettings(BaseModel):
     tick_seconds: float = Field(default=15.0, gt=0)
     # how soon a killed worker's partitions are given to the next one
     session_timeout_seconds: float = Field(default=10.0, ge=6.0)
+    # a stable name per worker process (Kafka static membership, group.instance.id): a
+    # worker restarted under the same name takes its partitions back at once instead of
+    # waiting out its killed predecessor's session; unset = dynamic membership
+    instance_id: str | None = None
     # events are processed in batches of at most this many, or what arrived within this
     # long: a table key changed by several events of a batch is written once
     batch_max_events: int = Field(default=1000, ge=1)
