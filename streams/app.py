@@ -44,6 +44,9 @@ class WorkerState:
     facts_sent: int = 0
     partitions: set[int] = field(default_factory=set)  # the input partitions this worker owns
     skipped: int = 0                # events read for a partition this worker no longer owns
+    batches: int = 0                # batches processed, and where their time went:
+    engine_s: float = 0.0           # ... the engine (plain Python) ...
+    send_s: float = 0.0             # ... handing table writes and messages to the producer
 
 
 def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
@@ -68,6 +71,9 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         broker_session_timeout=w.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, w.session_timeout_seconds / 3),
         producer_linger=w.producer_linger_seconds,
+        broker_commit_interval=w.commit_seconds,
+        producer_max_batch_size=w.producer_batch_bytes,
+        producer_max_request_size=max(1_048_576, 2 * w.producer_batch_bytes),
         consumer_group_instance_id=w.instance_id,
         autodiscover=False,
         logging_config=None,
@@ -81,9 +87,6 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     kind_of = {t.tickets: "tickets", t.transactions: "transactions", t.surveys: "surveys", t.ticks: "ticks"}
     inputs = app.topic(*t.inputs, t.ticks, key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw")
-    alerts_topic = app.topic(t.alerts, key_serializer="raw", value_serializer="raw")
-    dead_topic = app.topic(t.deadletter, key_serializer="raw", value_serializer="raw")
-    facts_topic = app.topic(t.facts, key_serializer="raw", value_serializer="raw")
     tables = {
         # str keys: the tables' changelogs encode keys and values as JSON both ways
         VISITS: app.Table("visits", partitions=t.partitions, key_type=str),
@@ -113,19 +116,34 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     async def _recovered(sender, **kwargs) -> None:
         state.recovered = True
 
+    def transaction_of(partition: int) -> str | None:
+        """The transactional id whose commit carries input ``partition``'s offsets (as Faust
+        names it): under exactly-once everything an event of that partition caused is sent
+        in it, so it commits or aborts with the offsets; None under at-least-once."""
+        if not app.in_transaction:
+            return None
+        return f"{app.conf.id}-{app.assignor.group_for_topic(t.tickets)}-{partition}"
+
+    async def emit(topic: str, key: bytes, value: bytes | None, partition: int) -> None:
+        """Send one record in ``partition``'s transaction, straight to the producer. Faust's
+        ``Topic.send`` picks the transaction by the *destination*, which for the topics a
+        worker does not read (alerts, facts, dead letters) is none at all; and its producer
+        buffer (100 records) stalls the agent while it drains them one by one."""
+        await app.producer.send(topic, key, value, partition, None, None, transactional_id=transaction_of(partition))
+
     async def put(table, partition: int, key: str, value) -> None:
-        """A table write that names its partition: under exactly-once the changelog record
-        commits in that partition's transaction (``table[key] = value`` would take it from
-        the current event, which a batch does not have). The record goes straight to the
-        (transactional) producer, not through Faust's producer buffer, which holds 100
-        records and stalls the agent while it drains them one by one."""
+        """A table write that names its partition (``table[key] = value`` takes it from the
+        current event, which a batch does not have): the in-memory store, the key's
+        partition for the store's bookkeeping (faust_fixes #6), and the changelog record."""
+        topic = table.changelog_topic
         if value is None:
             table.data.pop(key, None)
         else:
             table.data[key] = value
-        await table.changelog_topic.send(key=key, value=value, partition=partition, force=True,
-                                         key_serializer=table.key_serializer,
-                                         value_serializer="raw" if value is None else table.value_serializer)
+        faust_fixes.remember_partition(table, key, partition)
+        key_bytes, _ = topic.prepare_key(key, table.key_serializer)
+        value_bytes = None if value is None else topic.prepare_value(value, table.value_serializer)[0]
+        await emit(topic.get_topic_name(), key_bytes, value_bytes, partition)
 
     @app.agent(inputs)
     async def hall_events(stream):
@@ -133,6 +151,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
             if state.stale:  # events flow only after recovery: the tables are complete
                 restore()
             batch = OutcomeBatch()
+            t0 = time.perf_counter()
             for event in events:
                 msg = event.message
                 if msg.partition not in state.partitions:
@@ -151,23 +170,25 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                     out = engine.process(kind, event.value, topic=msg.topic, partition=msg.partition,
                                          offset=msg.offset, key=key)
                 batch.add(msg.partition, out)
+            t1 = time.perf_counter()
             await send_batch(batch)
+            state.batches += 1
+            state.engine_s += t1 - t0
+            state.send_s += time.perf_counter() - t1
 
     async def send_batch(batch: OutcomeBatch) -> None:
         """Everything a batch changed, each key once, each output in its partition."""
         for table, k, partition, value in batch.table_writes():
             await put(tables[table], partition, k, value)
         for partition, a in batch.alerts:
-            await alerts_topic.send(key=a.hall_id.encode(), value=a.model_dump_json().encode(), partition=partition,
-                                    force=True)
+            await emit(t.alerts, a.hall_id.encode(), a.model_dump_json().encode(), partition)
         for hall_id, (partition, facts) in batch.facts.items():  # one message per hall and batch
-            await facts_topic.send(key=hall_id.encode(), value=encode_facts(facts),
-                                   partition=partition, force=True)
+            await emit(t.facts, hall_id.encode(), encode_facts(facts), partition)
             state.facts_sent += 1
         for k, n in batch.dead_counts.items():
             await put(dead_counts, int(k.rsplit("|", 1)[1]), k, dead_counts.data.get(k, 0) + n)
         for partition, dl in batch.dead_letters:
-            await dead_topic.send(key=(dl.key or "").encode(), value=dl.to_json(), partition=partition, force=True)
+            await emit(t.deadletter, (dl.key or "").encode(), dl.to_json(), partition)
             log.warning("event.dead_letter", reason_code=dl.reason_code, reason=dl.reason, topic=dl.topic,
                         partition=dl.partition, offset=dl.offset)
 

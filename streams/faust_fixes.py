@@ -55,6 +55,14 @@ async def _flush_then_commit(self, tid_to_offset_map, group_id, start_new_transa
     await _commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction=start_new_transaction)
 
 
+def remember_partition(table, key, partition: int) -> None:
+    """Tell the memory store which partition a key written outside ``table[key] = ...``
+    belongs to, so that it forgets the key with the partition."""
+    partitions = getattr(table.data, "_key_partition", None)  # the memory store's key -> partition
+    if partitions is not None:
+        partitions[key] = partition
+
+
 RECOVERY_IDLE_S = 0.5
 
 

@@ -78,6 +78,13 @@ class WorkerSettings(BaseModel):
     batch_max_seconds: float = Field(default=0.05, gt=0)
     # how long the producer gathers records into one request (Kafka's linger.ms)
     producer_linger_seconds: float = Field(default=0.005, ge=0)
+    # bytes the producer gathers per partition before a send must wait for the broker: the
+    # 16 kB default holds a dozen visit records, so a batch's table writes waited for a
+    # broker round trip every dozen records
+    producer_batch_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
+    # how often the worker commits (under exactly-once: ends its Kafka transactions, which
+    # makes alerts and facts visible downstream; the live API does not wait for it)
+    commit_seconds: float = Field(default=2.8, gt=0)
 
 
 @runtime_checkable

@@ -177,6 +177,10 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 "deadletters_by_reason": deadletters_by_reason(dead_counts.items()),
                 "facts_sent": ws.facts_sent,
                 "halls_with_state": len(ws.engine.books),
+                # the agent's batches: how many, and the seconds spent in the engine and in
+                # handing their output to the producer (the rest is Faust and waiting)
+                "batches": {"count": ws.batches, "engine_s": round(ws.engine_s, 3), "send_s": round(ws.send_s, 3),
+                            "skipped_revoked": ws.skipped},
             })
 
     @app.page("/internal/ping")
