@@ -1,6 +1,7 @@
-"""Two targeted fixes to faust-streaming (0.15), applied when the worker starts. Both are
-on the exactly-once path and both lost state after a kill -9 while the committed offsets
-said the events were processed. Re-check them when faust-streaming is upgraded.
+"""Three targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
+on the exactly-once path; the first two lost state after a kill -9 while the committed
+offsets said the events were processed, the third sent output outside the transaction.
+Re-check them when faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
    reads the changelog highwaters for recovery from
@@ -19,17 +20,34 @@ said the events were processed. Re-check them when faust-streaming is upgraded.
    kills the worker twice during a catch-up, caught it. The fix flushes the buffer into
    the open transactions before committing. Records of events after the committed offset
    may then commit early; those events are read again and recognised as duplicates.
+
+3. **Output to topics the app does not read left the transaction.** Faust picks the
+   transactional producer of a message by its *destination*: ``TransactionManager.send``
+   asks the consumer's cluster metadata for the destination partition and the assignor
+   for the destination topic's group. For ``hall.alerts``, ``hall.facts`` and
+   ``hall.deadletter`` neither is known (the workers do not subscribe to them), so the
+   message went to the plain idempotent producer: visible at once, not aborted with the
+   transaction. After a kill the events since the last commit are processed again and
+   their alerts were sent twice (tests/test_many_workers.py saw the doubled alerts; the
+   alerts topic had no transaction markers at all). The fix sends a message for such a
+   topic in the transaction of the event being processed (``faust.current_event()``): the
+   producer of the source partition, whose offsets that transaction commits. Changelogs
+   and other topics the assignor knows keep Faust's rule.
 """
 
 from __future__ import annotations
 
 from typing import List, Mapping
 
+from faust.streams import current_event
+from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 _Thread = faust_aiokafka.AIOKafkaConsumerThread
 _Producer = faust_aiokafka.Producer
 _commit_transactions = _Producer.commit_transactions
+_Transactions = faust_consumer.TransactionManager
+_transactions_send = _Transactions.send
 
 
 async def _highwaters(self, partitions: List) -> Mapping:
@@ -42,7 +60,21 @@ async def _flush_then_commit(self, tid_to_offset_map, group_id, start_new_transa
     await _commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction=start_new_transaction)
 
 
+async def _send_in_source_transaction(self, topic, key, value, partition, timestamp, headers, *,
+                                      transactional_id=None):
+    groups = self.app.assignor._topic_groups
+    event = current_event()
+    if topic in groups or event is None or event.message.topic not in groups:
+        return await _transactions_send(self, topic, key, value, partition, timestamp, headers,
+                                        transactional_id=transactional_id)
+    source = event.message
+    tid = f"{self.app.conf.id}-{groups[source.topic]}-{source.partition}"
+    return await self.producer.send(topic, key, value, partition, timestamp, headers, transactional_id=tid)
+
+
 def apply() -> None:
     _Thread._highwaters = _highwaters
     if _Producer.commit_transactions is not _flush_then_commit:
         _Producer.commit_transactions = _flush_then_commit
+    if _Transactions.send is not _send_in_source_transaction:
+        _Transactions.send = _send_in_source_transaction
