@@ -1,7 +1,8 @@
-"""Three targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
+"""Four targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
 on the exactly-once path; the first two lost state after a kill -9 while the committed
-offsets said the events were processed, the third sent output outside the transaction.
-Re-check them when faust-streaming is upgraded.
+offsets said the events were processed, the third sent output outside the transaction,
+the fourth crashed a worker taking over from another. Re-check them when
+faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
    reads the changelog highwaters for recovery from
@@ -33,6 +34,20 @@ Re-check them when faust-streaming is upgraded.
    topic in the transaction of the event being processed (``faust.current_event()``): the
    producer of the source partition, whose offsets that transaction commits. Changelogs
    and other topics the assignor knows keep Faust's rule.
+
+4. **A partition that became a standby kept its transactional producer.** At a
+   rebalance ``TransactionManager.on_rebalance`` stops the producers of the revoked
+   partitions, but skips every partition the *new* assignment lists as a standby, and
+   with ``table_standby_replicas`` ≥ 1 (Faust's default) the partitions a worker hands to
+   a newcomer are exactly those. The new owner's producer fences the kept one; when the
+   new owner dies and the partition comes back, the old worker finds the fenced producer
+   still registered, reuses it instead of starting a new one (so the dead worker's open
+   transaction is not aborted either, and ``read_committed`` readers wait on it), and
+   crashes at its first send with ``ProducerFenced`` / "Can't send messages while not in
+   transaction" (tests/test_many_workers.py, the SIGKILL of one of two workers). The fix
+   stops, before Faust's own rebalance step, every transactional producer that is not
+   one of the new *active* assignment's, so a partition that comes back always gets a
+   fresh producer, whose start aborts what the previous owner left open.
 """
 
 from __future__ import annotations
@@ -48,6 +63,7 @@ _Producer = faust_aiokafka.Producer
 _commit_transactions = _Producer.commit_transactions
 _Transactions = faust_consumer.TransactionManager
 _transactions_send = _Transactions.send
+_transactions_on_rebalance = _Transactions.on_rebalance
 
 
 async def _highwaters(self, partitions: List) -> Mapping:
@@ -72,9 +88,20 @@ async def _send_in_source_transaction(self, topic, key, value, partition, timest
     return await self.producer.send(topic, key, value, partition, timestamp, headers, transactional_id=tid)
 
 
+async def _stop_all_but_active_then_rebalance(self, assigned, revoked, newly_assigned) -> None:
+    active = self._tps_to_transactional_ids(assigned)  # Faust leaves the standbys out here
+    stale = sorted(set(self.producer._transaction_producers) - active)
+    if stale:
+        self.log.info("Stopping %r transactional producers of partitions no longer active: %r", len(stale), stale)
+        await self._stop_transactions(stale)
+    await _transactions_on_rebalance(self, assigned, revoked, newly_assigned)
+
+
 def apply() -> None:
     _Thread._highwaters = _highwaters
     if _Producer.commit_transactions is not _flush_then_commit:
         _Producer.commit_transactions = _flush_then_commit
     if _Transactions.send is not _send_in_source_transaction:
         _Transactions.send = _send_in_source_transaction
+    if _Transactions.on_rebalance is not _stop_all_but_active_then_rebalance:
+        _Transactions.on_rebalance = _stop_all_but_active_then_rebalance
