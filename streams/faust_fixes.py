@@ -1,8 +1,9 @@
-"""Four targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
+"""Six targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
 on the exactly-once path; the first two lost state after a kill -9 while the committed
 offsets said the events were processed, the third sent output outside the transaction,
-the fourth crashed a worker taking over from another. Re-check them when
-faust-streaming is upgraded.
+the fourth crashed a worker taking over from another, the fifth cost every recovery
+10 s, the sixth kept state of aborted transactions after a rebalance. Re-check them
+when faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
    reads the changelog highwaters for recovery from
@@ -48,13 +49,40 @@ faust-streaming is upgraded.
    stops, before Faust's own rebalance step, every transactional producer that is not
    one of the new *active* assignment's, so a partition that comes back always gets a
    fresh producer, whose start aborts what the previous owner left open.
+
+5. **Every exactly-once recovery waited 10 s at its end.** Under transactions the last
+   offset of a changelog partition is a transaction marker (or an aborted transaction of
+   a killed worker), which a ``read_committed`` reader never receives, so the recovery
+   never sees the highwater's record. Faust notices only when its changelog poll
+   (``asyncio.wait_for(queue.get(), timeout=5.0)`` in ``faust.tables.recovery``) has
+   timed out twice in a row and the consumer's position has passed the highwater: 10 s
+   of nothing in every restart and every takeover (tests/test_many_workers.py measured
+   the survivor restoring its tables 13 s after it got the partitions; with the fix
+   about 2 s). The fix gives that module an ``asyncio`` whose ``wait_for`` (used there
+   for this poll only) waits at most ``RECOVERY_POLL_S``; Faust's own checks, two empty
+   polls in a row and the position past the highwater, are unchanged.
+
+6. **The in-memory tables kept what a worker wrote for partitions it lost.** The memory
+   store forgets, at the end of each recovery, the keys of partitions no longer active,
+   but it knows a key's partition only for keys it *recovered* from a changelog, not for
+   keys the agent wrote. When a worker loses a partition, the transaction holding its
+   writes since the last commit is aborted (the new owner's producer fences it), yet the
+   keys stayed in memory; when the partition came back, recovery laid the changelog over
+   them and the aborted writes survived: the events after the last commit, read again,
+   were taken for duplicates and their facts were never sent again (run B of
+   tests/test_many_workers.py lost the first visits of one worker's partitions, once in
+   several runs, with two workers and no kill). The fix records the partition of every
+   key the agent writes, so the store forgets them with the partition.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import List, Mapping
 
 from faust.streams import current_event
+from faust.tables import recovery as faust_recovery
+from faust.tables import table as faust_table
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -97,6 +125,33 @@ async def _stop_all_but_active_then_rebalance(self, assigned, revoked, newly_ass
     await _transactions_on_rebalance(self, assigned, revoked, newly_assigned)
 
 
+_Table = faust_table.Table
+_on_key_set = _Table.on_key_set
+
+
+def _on_key_set_recording_partition(self, key, value) -> None:
+    _on_key_set(self, key, value)
+    partitions = getattr(self.data, "_key_partition", None)  # the memory store's key -> partition
+    partition = self.partition_for_key(key)                   # the source event's partition
+    if partitions is not None and partition is not None:
+        partitions[key] = partition
+
+
+RECOVERY_POLL_S = 1.0
+
+
+class _RecoveryAsyncio:
+    """``asyncio`` as faust.tables.recovery sees it: the same, but its one ``wait_for`` (the
+    changelog poll) waits at most :data:`RECOVERY_POLL_S`."""
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    @staticmethod
+    def wait_for(awaitable, timeout=None):
+        return asyncio.wait_for(awaitable, timeout=None if timeout is None else min(timeout, RECOVERY_POLL_S))
+
+
 def apply() -> None:
     _Thread._highwaters = _highwaters
     if _Producer.commit_transactions is not _flush_then_commit:
@@ -105,3 +160,7 @@ def apply() -> None:
         _Transactions.send = _send_in_source_transaction
     if _Transactions.on_rebalance is not _stop_all_but_active_then_rebalance:
         _Transactions.on_rebalance = _stop_all_but_active_then_rebalance
+    if _Table.on_key_set is not _on_key_set_recording_partition:
+        _Table.on_key_set = _on_key_set_recording_partition
+    if not isinstance(faust_recovery.asyncio, _RecoveryAsyncio):
+        faust_recovery.asyncio = _RecoveryAsyncio()
