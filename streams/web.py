@@ -177,6 +177,10 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 "deadletters_by_reason": deadletters_by_reason(dead_counts.items()),
                 "facts_sent": ws.facts_sent,
                 "halls_with_state": len(ws.engine.books),
+                # the input partitions this worker owns, and whether their tables are restored
+                "partitions": sorted(tp.partition for tp in app.consumer.assignment()
+                                     if tp.topic == ws.settings.topics.tickets),
+                "recovered": ws.recovered,
             })
 
     @app.page("/internal/ping")
