@@ -69,10 +69,11 @@ when faust-streaming is upgraded.
    writes since the last commit is aborted (the new owner's producer fences it), yet the
    keys stayed in memory; when the partition came back, recovery laid the changelog over
    them and the aborted writes survived: the events after the last commit, read again,
-   were taken for duplicates and their facts were never sent again (run B of
-   tests/test_many_workers.py lost the first visits of one worker's partitions, once in
-   several runs, with two workers and no kill). The fix records the partition of every
-   key the agent writes, so the store forgets them with the partition.
+   were taken for duplicates and their facts were never sent again. Run B of
+   tests/test_many_workers.py lost the first visits of one worker's partitions once in
+   eight runs (two workers, no kill); this is the cause found in Faust's code, the loss
+   was not reproduced on purpose. The fix records the partition of every key the agent
+   writes, so the store forgets them with the partition.
 """
 
 from __future__ import annotations
