@@ -5,7 +5,7 @@ run A, one worker and one sink, and run B, two workers and one sink, on separate
 and application ids. The morning (batch 1) and the afternoon (batch 2) are fed one after
 the other; after each, run B must have stored the same day figures (``day_metrics
 FINAL``) and sent the same alerts (as a multiset of hall, category, rule, action, level
-and times: alert ids are random) as run A. Between the batches, each worker answers
+and times) as run A. Between the batches, each worker answers
 ``/api/halls/{id}/now`` for a hall whose partition the other owns. During batch 2 one
 worker is killed with SIGKILL: the survivor must own all 4 partitions within 15 s (and
 have restored their tables within 30 s), and the final figures and alerts must still
