@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import time
 import urllib.request
@@ -124,9 +125,12 @@ def alerts_well_formed(events: list[dict]) -> list[str]:
     return problems
 
 
-def snapshot(settings: Settings, sink: WorkerProcess) -> tuple[list, list, Counter]:
+def snapshot(settings: Settings, sink: WorkerProcess, resent_ok: bool = False) -> tuple[list, list, Counter]:
     """(day figures of every hall, gauge maxima of the ordered halls, the ordered halls'
-    alerts) once everything is committed and written; every alert checked well formed."""
+    alerts) once everything is committed and written; every alert checked well formed.
+    ``resent_ok``: at-least-once after a kill, an alert event may be on the topic twice
+    (the same bytes: the events are processed again from the same state); those copies
+    are dropped before the checks, anything else still fails them."""
     wait_for(lambda: caught_up(settings, settings.worker.app_id), 180, "the workers to commit every input",
              interval=1)
     sink.wait_flushed(timeout=120)
@@ -134,7 +138,8 @@ def snapshot(settings: Settings, sink: WorkerProcess) -> tuple[list, list, Count
     ordered = load()[2]
     days = store.query(DAY_SQL).rows
     gauges = store.query(GAUGE_SQL, {"halls": ordered}).rows
-    events = [json.loads(v) for v in read_topic(settings, settings.topics.alerts)]
+    raw = read_topic(settings, settings.topics.alerts)
+    events = [json.loads(v) for v in (dict.fromkeys(raw) if resent_ok else raw)]
     problems = alerts_well_formed(events)
     assert not problems, "alerts doubled or lost:\n" + "\n".join(problems[:10])
     return days, gauges, Counter(alert_key(a) for a in events if a["hall_id"] in ordered)
@@ -181,7 +186,12 @@ def processes():
         p.kill()
 
 
-@pytest.mark.parametrize("guarantee", ["exactly_once"])
+@pytest.mark.parametrize("guarantee", [
+    "exactly_once",
+    # another 3-4 minutes: run when the at-least-once path is touched
+    pytest.param("at_least_once", marks=pytest.mark.skipif(not os.environ.get("HALLPULSE_TEST_AT_LEAST_ONCE"),
+                                                           reason="set HALLPULSE_TEST_AT_LEAST_ONCE=1 to run")),
+])
 def test_two_workers_give_the_figures_of_one_and_survive_a_kill(kafka_bootstrap, tmp_path, processes, guarantee):
     first, second, ordered = load()
     assert {partition_of(m.key) for m in first} == set(range(PARTITIONS))  # every partition has halls
@@ -247,7 +257,7 @@ def test_two_workers_give_the_figures_of_one_and_survive_a_kill(kafka_bootstrap,
         print(f"after SIGKILL: all partitions assigned to the survivor in {assigned:.1f} s, "
               f"their tables restored in {restored:.1f} s")
         assert restored <= RESTORED_S, f"the survivor took {restored:.1f} s to restore the tables"
-        assert_same(snapshot(settings, w1), want_day, "after the kill")
+        assert_same(snapshot(settings, w1, resent_ok=guarantee == "at_least_once"), want_day, "after the kill")
     except BaseException:
         for w in (w1, w2):
             print(w.log_tail(80))
