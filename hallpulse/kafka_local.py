@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,18 +229,29 @@ def status(settings: Settings) -> dict:
     }
 
 
-def ensure_topics(settings: Settings) -> dict[str, str]:
-    """Create the configured topics that do not exist yet; report each one's state."""
+def ensure_topics(settings: Settings, changelogs: Iterable[str] = ()) -> dict[str, str]:
+    """Create the configured topics that do not exist yet; report each one's state.
+
+    ``changelogs``: the worker's table changelog topics, created compacted with the same
+    partition count. Faust declares them itself at start-up, but a worker whose consumer
+    subscribed before a changelog existed ignores that topic until its metadata is
+    refreshed (minutes): its assignment lacks the topic, the first write to the table
+    fails (``PartitionsMismatch``, a ``KeyError`` on the transactional path) and the
+    worker crashes. Seen with two workers starting on a busy machine."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     wanted = settings.topics.all()
+    compacted = {name: settings.topics.partitions for name in changelogs}
+    wanted.update(compacted)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.servers)
     try:
         existing = set(admin.list_topics())
         result = {}
-        new = [NewTopic(name, parts, settings.topics.replication) for name, parts in wanted.items() if name not in existing]
+        new = [NewTopic(name, parts, settings.topics.replication,
+                        topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
+               for name, parts in wanted.items() if name not in existing]
         if new:
             try:
                 admin.create_topics(new)

@@ -1,7 +1,9 @@
-"""Three targeted fixes to faust-streaming (0.15), applied when the worker starts, all on
-the exactly-once path. The first two lost state after a kill -9 while the committed
-offsets said the events were processed; the third made every restart after a kill wait
-ten idle seconds. Re-check them when faust-streaming is upgraded.
+"""Six targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
+on the exactly-once path; the first two lost state after a kill -9 while the committed
+offsets said the events were processed, the third sent output outside the transaction,
+the fourth crashed a worker taking over from another, the fifth cost every recovery
+10 s, the sixth kept state of aborted transactions after a rebalance. Re-check them
+when faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
    reads the changelog highwaters for recovery from
@@ -21,28 +23,77 @@ ten idle seconds. Re-check them when faust-streaming is upgraded.
    the open transactions before committing. Records of events after the committed offset
    may then commit early; those events are read again and recognised as duplicates.
 
-3. **Ten idle seconds in every recovery after a kill.** A killed worker leaves an open
-   transaction at the end of each changelog; its successor aborts it, and a
-   ``read_committed`` consumer never delivers aborted records, so recovery never *sees* the
-   highwater offset. faust-streaming notices only after two consecutive 5-second timeouts
-   of its changelog queue (``Recovery._slurp_changelogs``), and then compares positions.
-   The fix shortens that one wait to 0.5 s (the two-cycle rule stays), so the check comes
-   after about a second of silence: restart-to-serving after SIGKILL loses about 9 s less.
+3. **Output to topics the app does not read left the transaction.** Faust picks the
+   transactional producer of a message by its *destination*: ``TransactionManager.send``
+   asks the consumer's cluster metadata for the destination partition and the assignor
+   for the destination topic's group. For ``hall.alerts``, ``hall.facts`` and
+   ``hall.deadletter`` neither is known (the workers do not subscribe to them), so the
+   message went to the plain idempotent producer: visible at once, not aborted with the
+   transaction. After a kill the events since the last commit are processed again and
+   their alerts were sent twice (tests/test_many_workers.py saw the doubled alerts; the
+   alerts topic had no transaction markers at all). The fix sends a message for such a
+   topic in the transaction of the event being processed (``faust.current_event()``): the
+   producer of the source partition, whose offsets that transaction commits. Changelogs
+   and other topics the assignor knows keep Faust's rule. The agent's batches (``streams/app.py``
+   ``emit``), which have no current event, name that transaction themselves.
+
+4. **A partition that became a standby kept its transactional producer.** At a
+   rebalance ``TransactionManager.on_rebalance`` stops the producers of the revoked
+   partitions, but skips every partition the *new* assignment lists as a standby, and
+   with ``table_standby_replicas`` ≥ 1 (Faust's default) the partitions a worker hands to
+   a newcomer are exactly those. The new owner's producer fences the kept one; when the
+   new owner dies and the partition comes back, the old worker finds the fenced producer
+   still registered, reuses it instead of starting a new one (so the dead worker's open
+   transaction is not aborted either, and ``read_committed`` readers wait on it), and
+   crashes at its first send with ``ProducerFenced`` / "Can't send messages while not in
+   transaction" (tests/test_many_workers.py, the SIGKILL of one of two workers). The fix
+   stops, before Faust's own rebalance step, every transactional producer that is not
+   one of the new *active* assignment's, so a partition that comes back always gets a
+   fresh producer, whose start aborts what the previous owner left open.
+
+5. **Every exactly-once recovery waited 10 s at its end.** Under transactions the last
+   offset of a changelog partition is a transaction marker (or an aborted transaction of
+   a killed worker), which a ``read_committed`` reader never receives, so the recovery
+   never sees the highwater's record. Faust notices only when its changelog poll
+   (``asyncio.wait_for(queue.get(), timeout=5.0)`` in ``faust.tables.recovery``) has
+   timed out twice in a row and the consumer's position has passed the highwater: 10 s
+   of nothing in every restart and every takeover (tests/test_many_workers.py measured
+   the survivor restoring its tables 13 s after it got the partitions; with the fix
+   about 2 s). The fix gives that module an ``asyncio`` whose ``wait_for`` (used there
+   for this poll only) waits at most ``RECOVERY_POLL_S``; Faust's own checks, two empty
+   polls in a row and the position past the highwater, are unchanged.
+
+6. **The in-memory tables kept what a worker wrote for partitions it lost.** The memory
+   store forgets, at the end of each recovery, the keys of partitions no longer active,
+   but it knows a key's partition only for keys it *recovered* from a changelog, not for
+   keys the agent wrote. When a worker loses a partition, the transaction holding its
+   writes since the last commit is aborted (the new owner's producer fences it), yet the
+   keys stayed in memory; when the partition came back, recovery laid the changelog over
+   them and the aborted writes survived: the events after the last commit, read again,
+   were taken for duplicates and their facts were never sent again. Run B of
+   tests/test_many_workers.py lost the first visits of one worker's partitions once in
+   eight runs (two workers, no kill); this is the cause found in Faust's code, the loss
+   was not reproduced on purpose. The fix records the partition of every key the agent
+   writes, so the store forgets them with the partition.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import List, Mapping
 
-import asyncio
-import types
-
+from faust.streams import current_event
 from faust.tables import recovery as faust_recovery
+from faust.tables import table as faust_table
+from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 _Thread = faust_aiokafka.AIOKafkaConsumerThread
 _Producer = faust_aiokafka.Producer
 _commit_transactions = _Producer.commit_transactions
+_Transactions = faust_consumer.TransactionManager
+_transactions_send = _Transactions.send
+_transactions_on_rebalance = _Transactions.on_rebalance
 
 
 async def _highwaters(self, partitions: List) -> Mapping:
@@ -55,32 +106,71 @@ async def _flush_then_commit(self, tid_to_offset_map, group_id, start_new_transa
     await _commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction=start_new_transaction)
 
 
+async def _send_in_source_transaction(self, topic, key, value, partition, timestamp, headers, *,
+                                      transactional_id=None):
+    groups = self.app.assignor._topic_groups
+    event = current_event()
+    if topic in groups or event is None or event.message.topic not in groups:
+        return await _transactions_send(self, topic, key, value, partition, timestamp, headers,
+                                        transactional_id=transactional_id)
+    source = event.message
+    tid = f"{self.app.conf.id}-{groups[source.topic]}-{source.partition}"
+    return await self.producer.send(topic, key, value, partition, timestamp, headers, transactional_id=tid)
+
+
+async def _stop_all_but_active_then_rebalance(self, assigned, revoked, newly_assigned) -> None:
+    active = self._tps_to_transactional_ids(assigned)  # Faust leaves the standbys out here
+    stale = sorted(set(self.producer._transaction_producers) - active)
+    if stale:
+        self.log.info("Stopping %r transactional producers of partitions no longer active: %r", len(stale), stale)
+        await self._stop_transactions(stale)
+    await _transactions_on_rebalance(self, assigned, revoked, newly_assigned)
+
+
+_Table = faust_table.Table
+_on_key_set = _Table.on_key_set
+
+
+def _on_key_set_recording_partition(self, key, value) -> None:
+    _on_key_set(self, key, value)
+    partitions = getattr(self.data, "_key_partition", None)  # the memory store's key -> partition
+    partition = self.partition_for_key(key)                   # the source event's partition
+    if partitions is not None and partition is not None:
+        partitions[key] = partition
+
+
 def remember_partition(table, key, partition: int) -> None:
-    """Tell the memory store which partition a key written outside ``table[key] = ...``
-    belongs to, so that it forgets the key with the partition."""
+    """Fix 6 for a write made outside ``table[key] = ...`` (the agent's batches name each
+    write's partition): the memory store forgets the key with its partition."""
     partitions = getattr(table.data, "_key_partition", None)  # the memory store's key -> partition
     if partitions is not None:
         partitions[key] = partition
 
 
-RECOVERY_IDLE_S = 0.5
+RECOVERY_POLL_S = 1.0
 
 
-async def _wait_for(aw, timeout=None):
-    # only the changelog queue's 5-second wait in Recovery._slurp_changelogs is shortened
-    return await asyncio.wait_for(aw, RECOVERY_IDLE_S if timeout == 5.0 else timeout)
+class _RecoveryAsyncio:
+    """``asyncio`` as faust.tables.recovery sees it: the same, but its one ``wait_for`` (the
+    changelog poll) waits at most :data:`RECOVERY_POLL_S`."""
 
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
 
-class _RecoveryAsyncio(types.ModuleType):
-    """``asyncio`` as faust/tables/recovery.py sees it: the same, but for ``wait_for``."""
-
-    def __getattr__(self, name):
-        return _wait_for if name == "wait_for" else getattr(asyncio, name)
+    @staticmethod
+    def wait_for(awaitable, timeout=None):
+        return asyncio.wait_for(awaitable, timeout=None if timeout is None else min(timeout, RECOVERY_POLL_S))
 
 
 def apply() -> None:
     _Thread._highwaters = _highwaters
-    if not isinstance(faust_recovery.asyncio, _RecoveryAsyncio):
-        faust_recovery.asyncio = _RecoveryAsyncio("asyncio")
     if _Producer.commit_transactions is not _flush_then_commit:
         _Producer.commit_transactions = _flush_then_commit
+    if _Transactions.send is not _send_in_source_transaction:
+        _Transactions.send = _send_in_source_transaction
+    if _Transactions.on_rebalance is not _stop_all_but_active_then_rebalance:
+        _Transactions.on_rebalance = _stop_all_but_active_then_rebalance
+    if _Table.on_key_set is not _on_key_set_recording_partition:
+        _Table.on_key_set = _on_key_set_recording_partition
+    if not isinstance(faust_recovery.asyncio, _RecoveryAsyncio):
+        faust_recovery.asyncio = _RecoveryAsyncio()

@@ -181,6 +181,10 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 # handing their output to the producer (the rest is Faust and waiting)
                 "batches": {"count": ws.batches, "engine_s": round(ws.engine_s, 3), "send_s": round(ws.send_s, 3),
                             "skipped_revoked": ws.skipped},
+                # the input partitions this worker owns, and whether their tables are restored
+                "partitions": sorted(tp.partition for tp in app.consumer.assignment()
+                                     if tp.topic == ws.settings.topics.tickets),
+                "recovered": ws.recovered,
             })
 
     @app.page("/internal/ping")

@@ -26,8 +26,9 @@ def worker(settings, loglevel: str) -> None:
         hint = "start it with: hallpulse kafka up" if settings.kafka.uses_local_broker else "check KAFKA_BOOTSTRAP"
         click.echo(f"error: no Kafka broker answers at {settings.kafka.servers}; {hint}", err=True)
         sys.exit(1)
-    kafka_local.ensure_topics(settings)
     app, state = create_app(settings)
+    # the changelogs too, before the consumer subscribes (see ensure_topics)
+    kafka_local.ensure_topics(settings, changelogs=[t.changelog_topic.get_topic_name() for t in app.tables.values()])
     log.info("worker.starting", kafka=settings.kafka.servers, web=f"http://{settings.worker.web_host}:{settings.worker.web_port}",
              guarantee=settings.worker.processing_guarantee)
     w = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
