@@ -171,7 +171,8 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                                          offset=msg.offset, key=key)
                 batch.add(msg.partition, out)
             t1 = time.perf_counter()
-            await send_batch(batch)
+            async with faust_fixes.SENDING:  # no commit holds part of a batch (faust_fixes #2)
+                await send_batch(batch)
             state.batches += 1
             state.engine_s += t1 - t0
             state.send_s += time.perf_counter() - t1

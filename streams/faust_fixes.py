@@ -22,6 +22,13 @@ when faust-streaming is upgraded.
    kills the worker twice during a catch-up, caught it. The fix flushes the buffer into
    the open transactions before committing. Records of events after the committed offset
    may then commit early; those events are read again and recognised as duplicates.
+   The agent sends a batch's output in several awaits (table writes, alerts, facts), and
+   a commit between two of them would commit part of a batch: its state, say, without
+   its facts; after a kill the batch's events are read again, taken for duplicates, and
+   the facts never sent (tests/test_month_backlog.py, the kills during a catch-up, lost
+   two transactions and a call that way). So a commit also waits for the batch being
+   sent (:data:`SENDING`, held by the agent around its sends): a transaction holds
+   whole batches.
 
 3. **Output to topics the app does not read left the transaction.** Faust picks the
    transactional producer of a message by its *destination*: ``TransactionManager.send``
@@ -101,9 +108,15 @@ async def _highwaters(self, partitions: List) -> Mapping:
     return await consumer.end_offsets(partitions)
 
 
+# held by the agent while it sends a batch's output (fix 2); Python's asyncio.Lock binds
+# to the event loop on first use, the loop that runs both the agent and the commits
+SENDING = asyncio.Lock()
+
+
 async def _flush_then_commit(self, tid_to_offset_map, group_id, start_new_transaction: bool = True) -> None:
-    await self.buffer.flush()
-    await _commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction=start_new_transaction)
+    async with SENDING:
+        await self.buffer.flush()
+        await _commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction=start_new_transaction)
 
 
 async def _send_in_source_transaction(self, topic, key, value, partition, timestamp, headers, *,

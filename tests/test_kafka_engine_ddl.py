@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hallpulse import simulator
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from hallpulse.config import Settings, StoreSettings
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.facts import FactWriter

@@ -48,7 +48,7 @@ from pathlib import Path
 import pytest
 
 from hallpulse import kafka_local, simulator
-from hallpulse.catalogue import load_catalogue
+from schemas.catalogue import load_catalogue
 from hallpulse.config import Settings
 from tests.pipeline import ServiceProcess, WorkerProcess, caught_up, produce_raw, read_topic, wait_for, worker_env
 
