@@ -131,7 +131,7 @@ def table_counts(store: Store, tables) -> dict[str, int]:
 
 
 def run_rollups(store: Store, halls: int, first: date, last_excl: date, *, silent_after_s: float,
-                group: int = 100, span_days: int = 31, log=print) -> dict[str, int]:
+                group: int = 60, span_days: int = 31, log=print) -> dict[str, int]:
     """Derive minute_metrics, hour_metrics and day_metrics from the stored facts with the
     sink's SQL (sinks/queries/rollup_*.sql) and its parameters (FactWriter._rollups): per
     span of up to ``span_days`` days (within a month) and group of ``group`` halls, the
@@ -191,7 +191,7 @@ def main() -> None:
     ap.add_argument("--max-threads", type=int, default=0,
                     help="SET max_threads on the session (0: the engine's default)")
     ap.add_argument("--chunk-halls", type=int, default=1000, help="halls per fill statement")
-    ap.add_argument("--rollup-halls", type=int, default=250, help="halls per roll-up statement")
+    ap.add_argument("--rollup-halls", type=int, default=60, help="halls per roll-up statement")
     args = ap.parse_args()
 
     t_start = time.perf_counter()
