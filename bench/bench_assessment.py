@@ -14,7 +14,7 @@ the annual assessment of all halls and the rendering of the monthly report.
         --fill-rest-of-year-directly --path /tmp/bench-chdb
 
 Rolling a year of facts up for 3,000 halls takes far longer than a benchmark run (the
-roll-ups cost about 0.1 s per hall-month on 2 cores), so ``--fill-rest-of-year-directly``
+roll-ups took 0.17–0.27 s per hall-month on 2 cores, docs/assessment.md), so ``--fill-rest-of-year-directly``
 copies the rolled-up day rows to the other days of the assessed year (and so to the
 months before the assessed one, which the failure flags read), printed as DIRECT day
 rows: the annual assessment then reads a full year of day_metrics.
