@@ -141,10 +141,27 @@ class WorkerProcess(ServiceProcess):
             return c if c["processed"] + c["duplicates"] + c["dead_letters"] >= n else None
         return wait_for(seen, timeout, f"{n} messages through the worker")
 
+    def committed_all(self) -> bool:
+        """Whether the workers' consumer group has committed every input message (under
+        exactly-once: their transactions, with the facts and alerts, are committed too)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        st = self.settings
+        c = KafkaConsumer(bootstrap_servers=st.kafka.servers, group_id=st.worker.app_id, enable_auto_commit=False)
+        try:
+            tps = [TopicPartition(t, p) for t in st.topics.inputs for p in range(st.topics.partitions)]
+            ends = c.end_offsets(tps)
+            return all((c.committed(tp) or 0) >= ends[tp] for tp in tps)
+        finally:
+            c.close()
+
     def wait_flushed(self, timeout: float = 60) -> None:
-        """Until everything the worker sent is written to the store: the sink has read the
-        facts and alerts topics to their end and written them, and stays so across a
-        commit of the worker's transactions (its messages become visible at commits)."""
+        """Until everything the worker sent is written to the store: the workers have
+        committed every input message (their facts and alerts become visible at commits,
+        which a loaded machine may delay), then the sink has read the facts and alerts
+        topics to their end and written them, and stays so across a commit interval."""
+        wait_for(self.committed_all, timeout, "the workers to commit every input message", interval=0.5)
+
         def idle():
             s = self.sink.stats()["sink"]
             return s["lag"] == 0 and not s["writing"]
