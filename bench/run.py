@@ -415,7 +415,8 @@ class Bench:
                 "processed_s": t["processed"] - t["first"], "committed_s": t["committed"] - t["first"],
                 "startup_s": t["first"] - w.started, "peak_rss_mb": rss.get("VmHWM"), "rss_mb": rss.get("VmRSS"),
                 "sink_peak_rss_mb": sink_rss.get("VmHWM"), "engine": st.get("engine"),
-                "facts_sent": st.get("facts_sent"), "sink_messages": t["sink_messages"]}
+                "facts_sent": st.get("facts_sent"), "sink_messages": t["sink_messages"],
+                "batches": st.get("batches")}
 
     # -- row 5 ---------------------------------------------------------------------------
     def latency(self) -> dict:
@@ -794,7 +795,16 @@ def render(b: Bench, info: dict, command: str, started: datetime, total_s: float
             return ""
         return (f"{x['seconds']:.1f} s first event → all committed and stored by the sink (all processed at "
                 f"{x['processed_s']:.1f} s, committed at {x['committed_s']:.1f} s); start → first event "
-                f"{x['startup_s']:.1f} s; peak RSS worker {x['peak_rss_mb']:.0f} MB, sink {x['sink_peak_rss_mb']:.0f} MB")
+                f"{x['startup_s']:.1f} s; peak RSS worker {x['peak_rss_mb']:.0f} MB, sink {x['sink_peak_rss_mb']:.0f} MB"
+                + batch_detail(x))
+
+    def batch_detail(x: dict) -> str:
+        b = x.get("batches") or {}
+        if not b.get("count"):
+            return ""
+        n = x["events"]
+        return (f"; {b['count']:,} batches (mean {n / b['count']:.0f} events): engine {b['engine_s'] / n * 1e6:.0f} µs "
+                f"and sending {b['send_s'] / n * 1e6:.0f} µs per event")
 
     rows.append(("3a", "hallpulse worker (+ sink), exactly-once", rate_cell(eos), eos_of + hp_detail(eos),
                  f"≥ {fmt_int(TARGETS['eos'])} events/s and ≥ 80 % of bare Faust: {verdict(eos_ok)}"))
