@@ -60,6 +60,11 @@ FACT_TABLES = ("visits", "wait_segments", "transactions", "visit_events", "surve
 
 
 @cache
+
+def business_date(hour: datetime):
+    """The business day (Asia/Shanghai) of an hour the store returns in UTC."""
+    return (hour if hour.tzinfo else hour.replace(tzinfo=timezone.utc)).astimezone(SHANGHAI).date()
+
 def bench_sql(name: str) -> str:
     """The text of ``bench/sql/<name>.sql`` without its comment lines."""
     return strip_comments((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
@@ -147,7 +152,7 @@ def run_rollups(store: Store, halls: int, first: date, last_excl: date, *, silen
             common = {"halls": ids[g:g + group], "now": hi, "silent_after_s": silent_after_s, "version": VERSION}
             span = {"halls": common["halls"], "lo": lo, "hi": hi}
             hours = [tuple(r) for r in store.query(bench_sql("touched_hours"), span).rows]
-            days = [tuple(r) for r in store.query(bench_sql("touched_days"), span).rows]
+            days = sorted({(h, business_date(hour)) for h, hour in hours})
             if hours:
                 params = {**common, "lo": lo, "hi": hi, "keys": hours}
                 store.command(load_sql("rollup_minute"), params)

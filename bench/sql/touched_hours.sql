@@ -1,7 +1,8 @@
 -- The (hall, hour) pairs that the stored facts of some halls touch within [lo, hi): the
 -- hours of their ticket events and transactions (visit_events) and of their surveys, as the
 -- fact writer collects them (sinks/facts.py FactWriter.write, touch) for rollup_minute.sql
--- and rollup_hour.sql.
+-- and rollup_hour.sql; their business days (Asia/Shanghai, whole hours ahead of UTC) are
+-- the keys of rollup_day.sql.
 -- Bound parameters: {halls:Array(String)}, {lo:DateTime64(3)}, {hi:DateTime64(3)}.
 SELECT DISTINCT hall_id, toStartOfHour(toDateTime(t, 'UTC')) AS hour
 FROM
