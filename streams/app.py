@@ -122,7 +122,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         in it, so it commits or aborts with the offsets; None under at-least-once."""
         if not app.in_transaction:
             return None
-        return f"{app.conf.id}-{app.assignor.group_for_topic(t.tickets)}-{partition}"
+        return faust_fixes.source_transaction(app, t.tickets, partition)
 
     async def emit(topic: str, key: bytes, value: bytes | None, partition: int) -> None:
         """Send one record in ``partition``'s transaction, straight to the producer. Faust's

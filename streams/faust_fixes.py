@@ -119,6 +119,12 @@ async def _flush_then_commit(self, tid_to_offset_map, group_id, start_new_transa
         await _commit_transactions(self, tid_to_offset_map, group_id, start_new_transaction=start_new_transaction)
 
 
+def source_transaction(app, topic: str, partition: int) -> str:
+    """The transactional id that commits the offsets of input ``topic``'s ``partition``, as
+    Faust names it (``TransactionManager.transactional_id_format``)."""
+    return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
+
+
 async def _send_in_source_transaction(self, topic, key, value, partition, timestamp, headers, *,
                                       transactional_id=None):
     groups = self.app.assignor._topic_groups
@@ -126,8 +132,7 @@ async def _send_in_source_transaction(self, topic, key, value, partition, timest
     if topic in groups or event is None or event.message.topic not in groups:
         return await _transactions_send(self, topic, key, value, partition, timestamp, headers,
                                         transactional_id=transactional_id)
-    source = event.message
-    tid = f"{self.app.conf.id}-{groups[source.topic]}-{source.partition}"
+    tid = source_transaction(self.app, event.message.topic, event.message.partition)
     return await self.producer.send(topic, key, value, partition, timestamp, headers, transactional_id=tid)
 
 
