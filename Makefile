@@ -8,11 +8,12 @@ PY     := $(VENV)/bin/python
 HP     := $(VENV)/bin/hallpulse
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install system-deps demo test test-fast bench stop clean
+.PHONY: help install system-deps demo test test-fast chaos bench stop clean
 
 help:
 	@echo "make demo   - install, start Kafka, the sink and the worker, simulate a few hours of halls, show the results"
 	@echo "make test   - install and run the whole test suite (unit, integration on the real broker, browser)"
+	@echo "make chaos  - the fault suite (kills, broker and store outages, disk full, hostile input): prints the trial table"
 	@echo "make bench  - one benchmark run (about 10 min): prints the table, writes var/bench/latest.md"
 	@echo "make stop   - stop the demo's worker, sink and local Kafka broker"
 	@echo "make clean  - remove var/ (broker data, embedded store) and the virtual environment"
@@ -51,6 +52,11 @@ test: install system-deps
 
 test-fast: install
 	$(PY) -m pytest -q -m "not integration and not browser"
+
+# The fault trials of docs/reliability.md on the real broker and real processes; the table
+# of trials is printed at the end and written to var/chaos/trials.md.
+chaos: install system-deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/chaos
 
 # One run, one table (docs/benchmarks.md): its own broker on free ports, nothing left running.
 # BENCH_ARGS=--quick runs every row at a tiny size (under 2 minutes).
