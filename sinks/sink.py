@@ -15,6 +15,7 @@ The sink also answers the other commands' SQL (``POST /internal/sql`` on loopbac
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -46,12 +47,30 @@ class SinkStats:
     last_error: str = ""
     writing: bool = False
     lag: int | None = None           # messages on the topics not yet written
+    # while the store refuses writes: why ("disk_full", "refused"), since when, and how many
+    # messages the sink holds meanwhile (one batch: it reads no more until that is written)
+    failing: str = ""
+    failing_since: float | None = None
+    held_messages: int = 0
     started_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict:
         return {"messages": self.messages, "writes": self.writes, "rows": self.rows, "errors": self.errors,
                 "last_write_s": round(self.last_write_s, 4), "last_error": self.last_error,
-                "writing": self.writing, "lag": self.lag}
+                "writing": self.writing, "lag": self.lag, "failing": self.failing or None,
+                "failing_for_s": round(time.time() - self.failing_since, 1) if self.failing_since else None,
+                "held_messages": self.held_messages}
+
+
+def store_failure(error: BaseException) -> str:
+    """What kind of refusal a failed write is: ``disk_full`` (ENOSPC, ClickHouse's
+    NOT_ENOUGH_SPACE) or ``refused`` (anything else: a server down, a read-only or
+    forbidden directory)."""
+    text = str(error)
+    if "No space left" in text or "NOT_ENOUGH_SPACE" in text or "Cannot reserve" in text \
+            or getattr(error, "errno", None) == errno.ENOSPC:
+        return "disk_full"
+    return "refused"
 
 
 class Sink:
@@ -145,36 +164,95 @@ class Sink:
                             else:
                                 facts.extend(decode_facts(r.value))
                 if n:
-                    self._write(batch_from_facts(facts, alerts))
-                    consumer.commit()
+                    self.stats.held_messages = n
+                    self._write(batch_from_facts(facts, alerts), consumer)
+                    self._commit(consumer)
                     self.stats.messages += n
+                    self.stats.held_messages = 0
                 self._update_lag(consumer, parts)
         finally:
             consumer.close()
 
-    def _write(self, batch) -> None:
-        """Write one batch, retrying until it is stored (the offsets wait for it)."""
+    def _write(self, batch, consumer=None) -> None:
+        """Write one batch, retrying until it is stored (the offsets wait for it).
+
+        While the store refuses, the sink holds this one batch and reads nothing more: the
+        facts wait on their topic, so memory stays bounded by ``batch_messages`` however
+        long the outage. The consumer is paused and polled meanwhile, which keeps it in its
+        group past ``max_poll_interval``."""
         delay = 0.5
-        while True:
-            t0 = time.perf_counter()
-            self.stats.writing = True
+        paused = False
+        try:
+            while True:
+                t0 = time.perf_counter()
+                self.stats.writing = True
+                try:
+                    with self.lock:
+                        result = self.writer.write(batch)
+                except Exception as e:  # the store refused or is down: keep the batch, try again
+                    self._failed(e, delay)
+                    if consumer is not None and not paused:
+                        consumer.pause(*consumer.assignment())
+                        paused = True
+                    if self._wait(delay, consumer):
+                        raise
+                    delay = min(delay * 2, self.settings.sink.retry_max_seconds)
+                    continue
+                finally:
+                    self.stats.writing = False
+                if self.stats.failing:
+                    log.warning("sink.store_back", was=self.stats.failing,
+                                after_s=round(time.time() - (self.stats.failing_since or time.time()), 1))
+                    self.stats.failing, self.stats.failing_since = "", None
+                self.stats.writes += 1
+                self.stats.rows += result.rows
+                self.stats.last_write_s = time.perf_counter() - t0
+                return
+        finally:
+            if paused:
+                consumer.resume(*consumer.paused())
+
+    def _failed(self, error: BaseException, delay: float) -> None:
+        kind = store_failure(error)
+        self.stats.errors += 1
+        self.stats.last_error = str(error)[:300]
+        if self.stats.failing != kind:
+            self.stats.failing, self.stats.failing_since = kind, self.stats.failing_since or time.time()
+            if kind == "disk_full":
+                where = self.settings.chdb_path if self.settings.store.embedded else self.settings.store.url
+                log.error("sink.disk_full", where=str(where), held_messages=self.stats.held_messages,
+                          message=f"the store's disk is full ({where}): holding input until space is freed; "
+                                  "nothing is dropped, the facts wait on their Kafka topic")
+            else:
+                log.error("sink.store_refused", held_messages=self.stats.held_messages,
+                          message="the store refuses writes: holding input and retrying; nothing is dropped")
+        log.error("sink.write_failed", reason=kind, error=str(error)[:300], retry_in_s=delay)
+
+    def _wait(self, seconds: float, consumer) -> bool:
+        """Wait ``seconds`` (True when the sink is stopping), polling a paused consumer."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.stopping.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+                return True
+            if consumer is not None:
+                try:
+                    consumer.poll(timeout_ms=0)   # paused: returns nothing, keeps the membership
+                except Exception as e:  # e.g. the broker is away too: the next write decides
+                    log.warning("sink.poll_failed", error=str(e)[:200])
+        return False
+
+    def _commit(self, consumer) -> None:
+        """Commit what was written. A commit that fails (the broker away, a rebalance) is
+        not fatal: the batch is read again later and written again, to the same rows."""
+        for attempt in range(5):
             try:
-                with self.lock:
-                    result = self.writer.write(batch)
-            except Exception as e:  # the store refused or is down: keep the batch, try again
-                self.stats.errors += 1
-                self.stats.last_error = str(e)[:300]
-                log.error("sink.write_failed", error=str(e)[:300], retry_in_s=delay)
-                if self.stopping.wait(delay):
-                    raise
-                delay = min(delay * 2, self.settings.sink.retry_max_seconds)
-                continue
-            finally:
-                self.stats.writing = False
-            self.stats.writes += 1
-            self.stats.rows += result.rows
-            self.stats.last_write_s = time.perf_counter() - t0
-            return
+                consumer.commit(timeout_ms=30_000)
+                return
+            except Exception as e:
+                log.warning("sink.commit_failed", error=str(e)[:200], attempt=attempt + 1)
+                if self.stopping.wait(min(2.0 ** attempt, 10.0)):
+                    return
+        log.error("sink.commit_gave_up", message="offsets not committed; the batch will be written again")
 
     def _update_lag(self, consumer, parts) -> None:
         try:
@@ -182,7 +260,7 @@ class Sink:
             if not assigned:
                 self.stats.lag = None
                 return
-            ends = consumer.end_offsets(parts)
+            ends = consumer.end_offsets(parts, timeout_ms=5000)
             self.stats.lag = sum(max(0, ends[tp] - consumer.position(tp)) for tp in parts if tp in assigned)
         except Exception:  # e.g. during a rebalance: unknown for now
             self.stats.lag = None

@@ -265,3 +265,33 @@ def produce_raw(settings: Settings, messages) -> int:
     producer.flush()
     producer.close()
     return n
+
+
+def alert_key(a: dict) -> tuple:
+    return (a["hall_id"], a["category"], a["rule"], a["action"], a["level"], a["occurred_at"], a["opened_at"])
+
+
+def alerts_well_formed(events: list[dict]) -> list[str]:
+    """What a doubled or lost alert event breaks, whatever order the topics were merged in:
+    each alert id opens once, escalates, closes at most once and last, and no two alerts of
+    one hall, category and rule are open at the same time."""
+    problems = []
+    by_id: dict[str, list[dict]] = {}
+    for a in events:
+        by_id.setdefault(a["alert_id"], []).append(a)
+    rank = {"opened": 0, "escalated": 1, "closed": 2}
+    spans: dict[tuple, list[tuple[str, str]]] = {}
+    for alert_id, evs in by_id.items():
+        evs.sort(key=lambda a: (a["occurred_at"], rank[a["action"]]))
+        actions = [a["action"] for a in evs]
+        if actions.count("opened") != 1 or actions[0] != "opened" or actions.count("closed") > 1 \
+                or ("closed" in actions and actions[-1] != "closed") or len(set(map(alert_key, evs))) != len(evs):
+            problems.append(f"{alert_id}: {actions}")
+        closed = evs[-1]["occurred_at"] if actions[-1] == "closed" else "9999"
+        spans.setdefault(alert_key(evs[0])[:3], []).append((evs[0]["occurred_at"], closed))
+    for key, intervals in spans.items():
+        intervals.sort()
+        for (_, end), (start, _) in zip(intervals, intervals[1:]):
+            if start < end:
+                problems.append(f"{key}: two alerts open at once ({start} before {end})")
+    return problems

@@ -50,7 +50,8 @@ import pytest
 from hallpulse import kafka_local, simulator
 from schemas.catalogue import load_catalogue
 from hallpulse.config import Settings
-from tests.pipeline import ServiceProcess, WorkerProcess, caught_up, produce_raw, read_topic, wait_for, worker_env
+from tests.pipeline import (ServiceProcess, WorkerProcess, alert_key, alerts_well_formed, caught_up, produce_raw,
+                            read_topic, wait_for, worker_env)
 
 pytestmark = pytest.mark.integration
 
@@ -93,36 +94,6 @@ def env(bootstrap: str, var: Path, tag: str, guarantee: str) -> dict[str, str]:
     var.parent.mkdir(parents=True, exist_ok=True)  # the process's working directory
     return worker_env(bootstrap, var, tag, HALLPULSE__TOPICS__PARTITIONS=str(PARTITIONS),
                       HALLPULSE__WORKER__TICK_SECONDS="3600", HALLPULSE__WORKER__PROCESSING_GUARANTEE=guarantee)
-
-
-def alert_key(a: dict) -> tuple:
-    return (a["hall_id"], a["category"], a["rule"], a["action"], a["level"], a["occurred_at"], a["opened_at"])
-
-
-def alerts_well_formed(events: list[dict]) -> list[str]:
-    """What a doubled or lost alert event breaks, whatever order the topics were merged in:
-    each alert id opens once, escalates, closes at most once and last, and no two alerts of
-    one hall, category and rule are open at the same time."""
-    problems = []
-    by_id: dict[str, list[dict]] = {}
-    for a in events:
-        by_id.setdefault(a["alert_id"], []).append(a)
-    rank = {"opened": 0, "escalated": 1, "closed": 2}
-    spans: dict[tuple, list[tuple[str, str]]] = {}
-    for alert_id, evs in by_id.items():
-        evs.sort(key=lambda a: (a["occurred_at"], rank[a["action"]]))
-        actions = [a["action"] for a in evs]
-        if actions.count("opened") != 1 or actions[0] != "opened" or actions.count("closed") > 1 \
-                or ("closed" in actions and actions[-1] != "closed") or len(set(map(alert_key, evs))) != len(evs):
-            problems.append(f"{alert_id}: {actions}")
-        closed = evs[-1]["occurred_at"] if actions[-1] == "closed" else "9999"
-        spans.setdefault(alert_key(evs[0])[:3], []).append((evs[0]["occurred_at"], closed))
-    for key, intervals in spans.items():
-        intervals.sort()
-        for (_, end), (start, _) in zip(intervals, intervals[1:]):
-            if start < end:
-                problems.append(f"{key}: two alerts open at once ({start} before {end})")
-    return problems
 
 
 def snapshot(settings: Settings, sink: WorkerProcess, resent_ok: bool = False) -> tuple[list, list, Counter]:
