@@ -27,6 +27,7 @@ import structlog
 from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent
 from schemas.facts import decode_facts
+from schemas.privacy import mask_text
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.facts import FactWriter, batch_from_facts
 from sinks.migrate import apply_migrations, apply_ttl
@@ -164,7 +165,7 @@ class Sink:
             except Exception as e:  # the store refused or is down: keep the batch, try again
                 self.stats.errors += 1
                 self.stats.last_error = str(e)[:300]
-                log.error("sink.write_failed", error=str(e)[:300], retry_in_s=delay)
+                log.error("sink.write_failed", error=mask_text(str(e)[:300]), retry_in_s=delay)
                 if self.stopping.wait(delay):
                     raise
                 delay = min(delay * 2, self.settings.sink.retry_max_seconds)

@@ -16,7 +16,10 @@ Rulings followed (where domain.md leaves room):
    out of range; its ``customer_ref`` is, or holds as a token delimited by characters
    other than ``[0-9A-Za-z]``, a clear mobile number (1 and 10 digits, optionally 3-4-4
    with spaces or dashes) or an 18-character ID number. Numbers inside a comment or a
-   complaint text never make an event invalid.
+   complaint text never make an event invalid; in an identifier (event_id, hall_id,
+   visit_id, ticket_no, counter_id, staff_id, business_code, a dimension's name) they do.
+   A timestamp before 2000-01-01 (UTC) is invalid, and so is a transaction whose handle
+   time is longer than 12 hours.
 2. Duplicates: a repeated ``event_id`` on the same topic counts once; the first valid
    occurrence in produce order wins, even when the content differs.
 3. Late: an accepted event is late when its event time is more than ``grace_s`` behind
@@ -115,6 +118,10 @@ def ref_is_clear(ref: str) -> bool:
     return bool(CLEAR_PHONE.search(ref) or CLEAR_ID.search(ref))
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_HANDLE = timedelta(hours=12)
+
+
 class Invalid(Exception):
     pass
 
@@ -144,6 +151,8 @@ def _text(d: dict, key: str, *, required: bool = True, max_len: int = 128) -> st
         return None
     if not isinstance(v, str) or not (1 <= len(v.strip()) <= max_len):
         raise Invalid(f"{key} is not a non-empty string")
+    if ref_is_clear(v):
+        raise Invalid(f"{key} holds a clear phone or ID number")
     return v
 
 
@@ -168,6 +177,8 @@ def _timestamp(d: dict, key: str) -> datetime:
         raise Invalid(f"{key}={v!r} is not ISO 8601") from None
     if t.tzinfo is None or t.utcoffset() is None:
         raise Invalid(f"{key}={v!r} has no UTC offset")
+    if t < EARLIEST:
+        raise Invalid(f"{key}={v!r} is before 2000")
     return t
 
 
@@ -223,6 +234,8 @@ def parse_event(topic: str, value: bytes | str, halls: dict[str, Hall], now: dat
         t = _timestamp(d, "completed_at")
         if t < started:
             raise Invalid("completed_at before started_at")
+        if t - started > MAX_HANDLE:
+            raise Invalid("handle time longer than 12 h")
     elif topic == "surveys":
         kind = _enum(d, "kind", SURVEY_KINDS)
         _text(d, "visit_id", required=False)
@@ -237,6 +250,8 @@ def parse_event(topic: str, value: bytes | str, halls: dict[str, Hall], now: dat
         if dims is not None:
             if not isinstance(dims, dict) or not all(_int(x) and lo <= x <= hi for x in dims.values()):
                 raise Invalid("dimensions out of range")
+            for name in dims:
+                _text({"name": name}, "name")
         c = d.get("complaint")
         if c is not None:
             if not isinstance(c, dict):
