@@ -9,8 +9,9 @@ not inside a longer run of ASCII letters and digits. That is the product's own r
 only would also flag the random SHA-256 and UUID hex tokens of ids and hashes (about one
 UUID in three thousand holds eleven digits in a row), which carry no number.
 
-Places swept: every String, FixedString, Array, Map, Tuple or Nullable/LowCardinality of
-those column of every table of the store's database (read through the sink's proxy),
+Places swept: every String, FixedString, Array(String) or Nullable/LowCardinality String
+column, and the text keys and values of every Map column, of every table of the store's
+database (read through the sink's proxy),
 log files, the messages of Kafka topics (the dead-letter topic), JSON API responses, and
 the lobby page's DOM. A finding names the place and shows the number masked (the
 report must not leak what it found).
@@ -26,7 +27,24 @@ from typing import Iterable
 
 from tests.hostile import clear_numbers
 
-TEXT_TYPES = ("String", "FixedString", "Array", "Map", "Tuple", "JSON", "Object")
+
+def _text_of(col: str, type_: str) -> str | None:
+    """The SQL giving the text a column holds, or None: a Map's keys and values are taken
+    only where they are text (a Map(String, Float64) of figures renders 0.19911111111,
+    whose decimals are no phone number)."""
+    inner = type_
+    for wrapper in ("LowCardinality(", "Nullable("):
+        if inner.startswith(wrapper):
+            inner = inner[len(wrapper):-1]
+    if inner.startswith("Map("):
+        key, value = inner[4:-1].split(", ", 1)
+        parts = [f"mapKeys({col})"] * _is_text(key) + [f"mapValues({col})"] * _is_text(value)
+        return f"({', '.join(parts)})" if len(parts) > 1 else (parts[0] if parts else None)
+    return col if _is_text(inner) else None
+
+
+def _is_text(type_: str) -> bool:
+    return "String" in type_ or type_.startswith(("JSON", "Object"))
 
 
 def _show(number: str) -> str:
@@ -58,10 +76,11 @@ class Sweep:
         cols = store.query("SELECT table, name, type FROM system.columns WHERE database = currentDatabase() "
                            "ORDER BY table, position").rows
         for table, name, type_ in cols:
-            if table not in names or not any(t in type_ for t in TEXT_TYPES):
+            expr = _text_of(f"`{name}`", type_)
+            if table not in names or expr is None:
                 continue
             self.scanned["store columns"] += 1
-            rows = store.query(f"SELECT DISTINCT toString(`{name}`) FROM `{table}` LIMIT {max_rows}").rows
+            rows = store.query(f"SELECT DISTINCT toString({expr}) FROM `{table}` LIMIT {max_rows}").rows
             for (value,) in rows:
                 self.scanned["store values"] += 1
                 self.findings += scan(str(value), f"store {table}.{name}")
