@@ -154,3 +154,14 @@ def test_injection_strings_are_kept_as_text():
             text = json.dumps([out.writes, out.facts], ensure_ascii=False)
             assert any(json.dumps(s, ensure_ascii=False)[1:-1] in text for s in (SQL, HTML, SCRIPT)) or \
                 "sql_union" in k.name, k.name
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a repeated event_id is only recognised within its visit (the "
+                                       "engine's held steps, the fact writer's stored steps per visit); under "
+                                       "another visit_id it counts again, where oracle ruling 2 counts it once")
+def test_the_same_event_id_under_another_visit_is_not_counted_again():
+    eng = engine()
+    first = json.loads(Maker(HALL).ticket("issued", "v001", at("10:00"))[1])
+    eng.process("tickets", json.dumps(first).encode(), topic="t")
+    out = eng.process("tickets", json.dumps({**first, "visit_id": "v002"}).encode(), topic="t")
+    assert out.dead_letter is not None or out.duplicate
