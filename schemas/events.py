@@ -7,11 +7,12 @@ ranges, handle times) and where the law requires it (no clear phone or ID number
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -22,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.privacy import is_safe_customer_ref
+from schemas.privacy import contains_clear_id, contains_clear_phone, is_safe_customer_ref
 
 
 class Category(StrEnum):
@@ -92,8 +93,19 @@ class Severity(StrEnum):
     escalated = "escalated"
 
 
+# No hall ran a queue before this: an earlier event time is a broken clock or a default
+# value (1970-01-01), and would file the event on a day no report covers.
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# A service at a counter longer than this is a clock or a data error (a 30-day handle time
+# would swamp a month's mean), not a service.
+MAX_HANDLE_SECONDS = 12 * 3600
+
+
 def _require_offset(value: Any) -> Any:
-    """Reject naive timestamps with a message an operator understands."""
+    """Reject naive timestamps with a message an operator understands. Only ISO 8601 text
+    is a timestamp here: a number (epoch seconds) says nothing about its offset."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(f"timestamp {value!r} is a number, not ISO 8601 text with a UTC offset")
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -106,8 +118,23 @@ def _require_offset(value: Any) -> Any:
     return value
 
 
-EventTime = Annotated[AwareDatetime, BeforeValidator(_require_offset)]
-NonEmpty = Annotated[str, Field(min_length=1, max_length=128)]
+def _in_range(value: datetime) -> datetime:
+    if value < EARLIEST_EVENT_TIME:
+        raise ValueError(f"timestamp {value.isoformat()} is before 2000-01-01: out of range")
+    return value
+
+
+def _no_customer_number(value: str) -> str:
+    """Identifiers (ids, ticket and counter numbers, codes) are the system's, never a
+    customer's: one that is a clear phone or ID number would carry it into the store, the
+    API and the lobby screen, so the event is refused (and its dead letter masked)."""
+    if contains_clear_phone(value) or contains_clear_id(value):
+        raise ValueError("holds a clear phone or ID number; identifiers must not carry customer data")
+    return value
+
+
+EventTime = Annotated[AwareDatetime, BeforeValidator(_require_offset), AfterValidator(_in_range)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_customer_number)]
 
 
 class _Event(BaseModel):
@@ -175,12 +202,15 @@ class TransactionEvent(_Event):
     started_at: EventTime
     completed_at: EventTime
     outcome: Outcome
-    resolved_first_contact: bool
+    resolved_first_contact: Annotated[bool, Field(strict=True)]  # true/false, not "yes" or 1
 
     @model_validator(mode="after")
-    def _non_negative_handle_time(self) -> "TransactionEvent":
+    def _plausible_handle_time(self) -> "TransactionEvent":
         if self.completed_at < self.started_at:
             raise ValueError("completed_at is before started_at: handle time would be negative")
+        if self.handle_seconds > MAX_HANDLE_SECONDS:
+            raise ValueError(f"handle time {self.handle_seconds / 3600:.1f} h is absurd "
+                             f"(at most {MAX_HANDLE_SECONDS // 3600} h)")
         return self
 
     @property
@@ -209,8 +239,8 @@ class SurveyEvent(_Event):
     staff_id: NonEmpty | None = None
     channel: SurveyChannel
     answered_at: EventTime
-    score: int
-    dimensions: dict[str, int] | None = None
+    score: Annotated[int, Field(strict=True)]  # a JSON integer, not "7" or 7.0
+    dimensions: dict[NonEmpty, Annotated[int, Field(strict=True)]] | None = None
     complaint: Complaint | None = None
     comment: str | None = Field(
         default=None, max_length=4000,

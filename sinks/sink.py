@@ -28,6 +28,7 @@ import structlog
 from schemas.catalogue import Catalogue
 from schemas.events import AlertEvent
 from schemas.facts import decode_facts
+from schemas.privacy import mask_text
 from sinks.catalogue_mirror import mirror_catalogue
 from sinks.facts import FactWriter, batch_from_facts
 from sinks.migrate import apply_migrations, apply_ttl
@@ -215,7 +216,7 @@ class Sink:
     def _failed(self, error: BaseException, delay: float) -> None:
         kind = store_failure(error)
         self.stats.errors += 1
-        self.stats.last_error = str(error)[:300]
+        self.stats.last_error = mask_text(str(error)[:300])
         if self.stats.failing != kind:
             self.stats.failing, self.stats.failing_since = kind, self.stats.failing_since or time.time()
             if kind == "disk_full":
@@ -226,7 +227,7 @@ class Sink:
             else:
                 log.error("sink.store_refused", held_messages=self.stats.held_messages,
                           message="the store refuses writes: holding input and retrying; nothing is dropped")
-        log.error("sink.write_failed", reason=kind, error=str(error)[:300], retry_in_s=delay)
+        log.error("sink.write_failed", reason=kind, error=self.stats.last_error, retry_in_s=delay)
 
     def _wait(self, seconds: float, consumer) -> bool:
         """Wait ``seconds`` (True when the sink is stopping), polling a paused consumer."""

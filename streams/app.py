@@ -23,6 +23,7 @@ import structlog
 
 from schemas.catalogue import Catalogue, load_catalogue
 from schemas.facts import encode_facts
+from schemas.privacy import mask_text
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.batch import OutcomeBatch
@@ -81,6 +82,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     catalogue = load_catalogue(settings.catalogue_file)
     engine = Engine(catalogue, load_alert_rules(settings.alert_rules_file), grace_s=w.grace_seconds,
                     retention_h=w.retention_hours, future_s=w.future_seconds,
+                    max_message_bytes=w.max_message_bytes,
                     expire_after_min=w.expire_after_minutes)
     state = WorkerState(settings, catalogue, engine)
     t = settings.topics
@@ -162,7 +164,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                     try:
                         t_ms = int(json.loads(event.value)["t"])
                     except (ValueError, KeyError, TypeError):  # not one of ours: nothing to do
-                        log.warning("ticks.ignored", value=repr(event.value)[:80])
+                        log.warning("ticks.ignored", value=mask_text(repr(event.value)[:80]))
                         continue
                     out = engine.tick(msg.partition, t_ms)
                 else:

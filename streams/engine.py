@@ -55,6 +55,10 @@ LIVE_WINDOW_MS = 30 * MINUTE_MS
 # Queue gauges are written for each minute the hall's clock passes, at most this far back.
 GAUGE_BACKFILL_MS = 120 * MINUTE_MS
 TOPIC_KINDS = ("tickets", "transactions", "surveys")
+# An event is a few hundred bytes: a message this large is not one, and is not parsed.
+MAX_MESSAGE_BYTES = 256 * 1024
+# What a dead letter keeps of a message too large to read: an excerpt this long.
+EXCERPT_CHARS = 2048
 
 
 @dataclass
@@ -70,6 +74,7 @@ class DeadLetter:
     key: str | None
     original: bytes
     attempts: int = 1
+    original_size: int | None = None  # set when ``original`` is only an excerpt
 
     def to_json(self) -> bytes:
         try:
@@ -81,6 +86,8 @@ class DeadLetter:
             "partition": self.partition, "offset": self.offset, "key": self.key,
             "original": text, "original_encoding": enc, "attempts": self.attempts,
             "dead_at": datetime.now(timezone.utc).isoformat(),
+            **({"original_size": self.original_size, "original_truncated": True}
+               if self.original_size is not None else {}),
         }, ensure_ascii=False).encode()
 
     @staticmethod
@@ -106,11 +113,45 @@ class Outcome:
 
 
 def _reason_code(message: str) -> str:
-    if "no UTC offset" in message:
-        return "timestamp_without_offset"
     if "clear phone or ID number" in message:
         return "clear_personal_number"
+    if "no UTC offset" in message:
+        return "timestamp_without_offset"
+    if "before 2000-01-01" in message:
+        return "timestamp_out_of_range"
+    if "handle time" in message:
+        return "absurd_duration"
     return "schema_violation"
+
+
+# Fields that only one topic's events have: a message holding them, and failing its own
+# topic's contract, was most likely sent to the wrong topic.
+_TELLTALE = {"tickets": ("event_type", "occurred_at"), "transactions": ("started_at", "completed_at", "business_code"),
+             "surveys": ("answered_at", "score")}
+_NAMES = {"tickets": "ticket", "transactions": "transaction", "surveys": "survey"}
+
+
+def _wrong_topic(kind: str, payload: dict) -> str | None:
+    """'looks like a survey (has answered_at, score) on the tickets topic', or None."""
+    for other, fields in _TELLTALE.items():
+        if other != kind and all(f in payload for f in fields):
+            return f"looks like a {_NAMES[other]} (has {', '.join(fields)}) on the {kind} topic"
+    return None
+
+
+def _masked(raw: bytes, limit: int | None = None) -> bytes:
+    """``raw`` with every phone and ID number masked (valid UTF-8 stays byte for byte
+    otherwise; other bytes are read with replacement characters: there is nothing to
+    replay in them). With ``limit``: at most that many characters, cut so that no part of
+    a number is left whole at the end."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+    if limit is None:
+        return mask_text(text).encode()
+    cut = mask_text(text[:limit + 64])[:limit]
+    return cut.rstrip("0123456789０１２３４５６７８９ -").encode()
 
 
 def survey_record(e: SurveyEvent) -> dict:
@@ -127,7 +168,7 @@ def survey_record(e: SurveyEvent) -> dict:
 class Engine:
     def __init__(self, catalogue: Catalogue, rules: AlertRules, *, grace_s: float = 600, retention_h: float = 26,
                  future_s: float = 300, expire_after_min: float = 30, wall_ms=None,
-                 purge_after_events: int = PURGE_AFTER_EVENTS):
+                 purge_after_events: int = PURGE_AFTER_EVENTS, max_message_bytes: int = MAX_MESSAGE_BYTES):
         self.catalogue = catalogue
         self.rules = rules
         self.grace_ms = int(grace_s * 1000)
@@ -144,6 +185,7 @@ class Engine:
         self._last_purge: dict[int | None, int] = {}
         self._since_purge: dict[int | None, int] = {}
         self.purge_after_events = purge_after_events
+        self.max_message_bytes = max_message_bytes
         self.counts: dict[str, int] = {"processed": 0, "duplicates": 0, "dead_letters": 0, "late": 0}
 
     # ---- state ---------------------------------------------------------------------
@@ -221,25 +263,49 @@ class Engine:
     # ---- one message ------------------------------------------------------------------
     def process(self, kind: str, raw: bytes, *, topic: str = "", partition: int | None = None,
                 offset: int | None = None, key: str | None = None) -> Outcome:
+        """One message: its outcome, or a dead letter saying why it cannot be used. Never
+        raises: a message that breaks the engine is a dead letter too (``internal_error``),
+        so that one poison message cannot stop the worker (it would be read again after
+        every restart)."""
         def dead(code: str, reason: str, hall: str | None = None) -> Outcome:
             self.counts["dead_letters"] += 1
             self.counts[f"dead:{code}"] = self.counts.get(f"dead:{code}", 0) + 1
-            masked = mask_text(raw.decode("utf-8", errors="replace")).encode() if _has_digits(raw) else raw
-            return Outcome(hall_id=hall, dead_letter=DeadLetter(code, reason, topic, partition, offset, key, masked))
+            # the dead-letter topic and the logs are storage too: numbers masked everywhere
+            hall = mask_text(hall) if hall is not None else None
+            too_large = len(raw) > self.max_message_bytes
+            original = _masked(raw, EXCERPT_CHARS if too_large else None)
+            return Outcome(hall_id=hall, dead_letter=DeadLetter(
+                code, mask_text(reason), topic, partition, offset, mask_text(key) if key else key, original,
+                original_size=len(raw) if too_large else None))
 
+        if len(raw) > self.max_message_bytes:
+            return dead("too_large", f"message of {len(raw):,} bytes, more than the {self.max_message_bytes:,} "
+                                     f"an event may have; not read (the dead letter keeps its first "
+                                     f"{EXCERPT_CHARS:,} characters)")
+        try:
+            return self._process(kind, raw, dead, partition)
+        except Exception as e:  # a defect of ours, shown by this message: keep it, carry on
+            return dead("internal_error", f"the worker failed on this message: {type(e).__name__}: {str(e)[:200]}")
+
+    def _process(self, kind: str, raw: bytes, dead, partition: int | None) -> Outcome:
         try:
             payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as e:
-            return dead("malformed_json", f"not valid JSON: {str(e)[:200]}")
+            why = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+            return dead("malformed_json", f"not valid JSON: {why}")
         if not isinstance(payload, dict):
             return dead("malformed_json", "a message must be one JSON object")
+        hall_of = payload.get("hall_id") if isinstance(payload.get("hall_id"), str) else None
         try:
             event = MODELS[kind].model_validate(payload)
         except ValidationError as e:
             msg = describe_error(e)
-            return dead(_reason_code(msg), msg, payload.get("hall_id") if isinstance(payload.get("hall_id"), str) else None)
+            wrong = _wrong_topic(kind, payload)
+            if wrong:
+                return dead("wrong_topic", f"{wrong}: {msg}", hall_of)
+            return dead(_reason_code(msg), msg, hall_of)
         except RecursionError:
-            return dead("schema_violation", "the event is nested too deeply to be one of ours")
+            return dead("schema_violation", "the event is nested too deeply to be one of ours", hall_of)
         hall_id = event.hall_id
         if hall_id not in self.catalogue:
             return dead("unknown_hall", f"hall_id {hall_id!r} is not in the hall catalogue", hall_id)
@@ -251,7 +317,11 @@ class Engine:
         book = self.book(hall_id)
         if partition is not None:
             self.partition_of[hall_id] = partition
-        if self._seen(book, kind, event):
+        seen = self._seen(book, kind, event)
+        if seen == "conflict":
+            return dead("conflicting_duplicate", f"event_id {event.event_id!r} was accepted before with other "
+                                                 f"content; the first one stands", hall_id)
+        if seen:
             self.counts["duplicates"] += 1
             return Outcome(hall_id=hall_id, duplicate=True)
         clock = book.clock(kind)
@@ -269,13 +339,26 @@ class Engine:
         self._maybe_purge(partition, out)
         return out
 
-    def _seen(self, book: HallBook, kind: str, event) -> bool:
+    def _seen(self, book: HallBook, kind: str, event) -> bool | str:
         """A repeated ``event_id`` is dropped (here while the visit or survey is held; the
-        fact writer drops a repeat of one already stored)."""
+        fact writer drops a repeat of one already stored): True for a plain repeat, and
+        ``"conflict"`` when what it says differs from the first one (domain: first wins),
+        which becomes a dead letter rather than being lost without a word."""
         if kind == "surveys":
-            return event.event_id in book.surveys
+            first = book.surveys.get(event.event_id)
+            if first is None:
+                return False
+            again = survey_record(event)
+            return True if all(first.get(k) == v for k, v in again.items()) else "conflict"
         rec = self.held.get(event.visit_id)
-        return rec is not None and any(s["id"] == event.event_id for s in rec["s"])
+        if rec is None:
+            return False
+        first = next((s for s in rec["s"] if s["id"] == event.event_id), None)
+        if first is None:
+            return False
+        again = step_from_ticket(event) if kind == "tickets" else step_from_transaction(event)
+        same = all(first.get(k) == v for k, v in again.items()) and first.get("k") == again["k"]
+        return True if same else "conflict"
 
     def _visit_step(self, book: HallBook, kind: str, event, out: Outcome, partition: int | None,
                     late: bool) -> None:
@@ -469,7 +552,4 @@ class Engine:
             out.writes.extend((VISITS, vid, None) for vid in visits)
             out.writes.extend((SURVEYS, sid, None) for sid in surveys)
 
-
-def _has_digits(raw: bytes) -> bool:
-    return any(48 <= b <= 57 for b in raw)
 

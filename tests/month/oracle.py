@@ -15,8 +15,11 @@ Rulings followed (where domain.md leaves room):
    catalogue; a transaction completes before it starts; a survey score (or dimension) is
    out of range; its ``customer_ref`` is, or holds as a token delimited by characters
    other than ``[0-9A-Za-z]``, a clear mobile number (1 and 10 digits, optionally 3-4-4
-   with spaces or dashes) or an 18-character ID number. Numbers inside a comment or a
-   complaint text never make an event invalid.
+   with spaces or dashes) or an 18-character ID number (full-width digits read as
+   ASCII). Numbers inside a comment or a complaint text never make an event invalid; in
+   an identifier (event_id, hall_id, visit_id, ticket_no, counter_id, staff_id,
+   business_code, a dimension's name) they do. A timestamp before 2000-01-01 (UTC) is
+   invalid, and so is a transaction whose handle time is longer than 12 hours.
 2. Duplicates: a repeated ``event_id`` on the same topic counts once; the first valid
    occurrence in produce order wins, even when the content differs.
 3. Late: an accepted event is late when its event time is more than ``grace_s`` behind
@@ -110,9 +113,19 @@ CLEAR_PHONE = re.compile(_NOT_TOKEN_BEFORE + r"1[0-9]{2}[ \-]?[0-9]{4}[ \-]?[0-9
 CLEAR_ID = re.compile(_NOT_TOKEN_BEFORE + r"[0-9]{17}[0-9Xx]" + _NOT_TOKEN_AFTER)
 
 
+# full-width digits, dash, space and X (a Chinese input method) read as their ASCII forms
+_FULL_WIDTH = {**{0xFF10 + i: str(i) for i in range(10)}, 0xFF0D: "-", 0x3000: " ", 0xFF38: "X", 0xFF58: "x"}
+
+
 def ref_is_clear(ref: str) -> bool:
-    """A customer_ref that is or holds, as a delimited token, a phone or ID number."""
+    """A customer_ref (or an identifier) that is or holds, as a delimited token, a phone or
+    ID number, in ASCII or full-width digits."""
+    ref = ref.translate(_FULL_WIDTH)
     return bool(CLEAR_PHONE.search(ref) or CLEAR_ID.search(ref))
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_HANDLE = timedelta(hours=12)
 
 
 class Invalid(Exception):
@@ -144,6 +157,8 @@ def _text(d: dict, key: str, *, required: bool = True, max_len: int = 128) -> st
         return None
     if not isinstance(v, str) or not (1 <= len(v.strip()) <= max_len):
         raise Invalid(f"{key} is not a non-empty string")
+    if ref_is_clear(v):
+        raise Invalid(f"{key} holds a clear phone or ID number")
     return v
 
 
@@ -168,6 +183,8 @@ def _timestamp(d: dict, key: str) -> datetime:
         raise Invalid(f"{key}={v!r} is not ISO 8601") from None
     if t.tzinfo is None or t.utcoffset() is None:
         raise Invalid(f"{key}={v!r} has no UTC offset")
+    if t < EARLIEST:
+        raise Invalid(f"{key}={v!r} is before 2000")
     return t
 
 
@@ -180,7 +197,7 @@ def parse_event(topic: str, value: bytes | str, halls: dict[str, Hall], now: dat
     """The event if it is valid (ruling 1), else raises Invalid with the reason."""
     try:
         d = json.loads(value)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Invalid("not JSON") from None
     if not isinstance(d, dict):
         raise Invalid("not a JSON object")
@@ -223,6 +240,8 @@ def parse_event(topic: str, value: bytes | str, halls: dict[str, Hall], now: dat
         t = _timestamp(d, "completed_at")
         if t < started:
             raise Invalid("completed_at before started_at")
+        if t - started > MAX_HANDLE:
+            raise Invalid("handle time longer than 12 h")
     elif topic == "surveys":
         kind = _enum(d, "kind", SURVEY_KINDS)
         _text(d, "visit_id", required=False)
@@ -237,6 +256,8 @@ def parse_event(topic: str, value: bytes | str, halls: dict[str, Hall], now: dat
         if dims is not None:
             if not isinstance(dims, dict) or not all(_int(x) and lo <= x <= hi for x in dims.values()):
                 raise Invalid("dimensions out of range")
+            for name in dims:
+                _text({"name": name}, "name")
         c = d.get("complaint")
         if c is not None:
             if not isinstance(c, dict):

@@ -1,0 +1,167 @@
+"""Hostile input through the engine (issue 10 part 5), without Kafka: every kind of
+tests/hostile.py gives what it must, the engine never raises, a bad message never moves a
+hall's clock, and the valid events around the bad ones count exactly once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from hallpulse.config import Settings
+from schemas.catalogue import load_catalogue
+from streams.alerts import load_alert_rules
+from streams.engine import EXCERPT_CHARS, DeadLetter, Engine
+from tests.events import Maker, at
+from tests.hostile import ACCEPTED, DUPLICATE, HTML, PHONE, SCRIPT, SQL, catalogue, clear_numbers
+
+HALL = "JS-NJ-0002"
+CATALOGUE = load_catalogue(Settings().catalogue_file)
+RULES = load_alert_rules(Settings().alert_rules_file)
+KINDS = catalogue(HALL, at("10:00"))
+
+
+def engine() -> Engine:
+    return Engine(CATALOGUE, RULES)
+
+
+def test_the_catalogue_has_at_least_twenty_kinds_with_unique_names():
+    names = [k.name for k in KINDS]
+    assert len(names) == len(set(names))
+    assert len(KINDS) >= 20 and sum(k.bad for k in KINDS) >= 20
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
+def test_every_kind_gives_its_outcome_masked(kind):
+    eng = engine()
+    firsts = [k for k in KINDS if k.name == "first_of_a_pair"]
+    if kind.expect in (DUPLICATE, "conflicting_duplicate"):
+        eng.process(firsts[0].topic_kind, firsts[0].value, topic="t", partition=0, offset=1, key=HALL)
+    out = eng.process(kind.topic_kind, kind.value, topic="t", partition=0, offset=2, key=kind.key)
+    if kind.expect == ACCEPTED:
+        assert out.dead_letter is None and not out.duplicate, out.dead_letter and out.dead_letter.reason
+        stored = json.dumps([out.writes, out.facts], default=str, ensure_ascii=False)
+        assert not clear_numbers(stored), stored
+        return
+    if kind.expect == DUPLICATE:
+        assert out.duplicate and out.dead_letter is None
+        return
+    dl = out.dead_letter
+    assert dl is not None, f"{kind.name} was accepted"
+    assert dl.reason_code == kind.expect, dl.reason
+    assert len(dl.reason) > 10 and dl.offset == 2
+    letter = dl.to_json()
+    assert len(letter) < 64 * 1024 or kind.expect != "too_large"
+    parsed = json.loads(letter)
+    for text in (parsed["original"], parsed["reason"], parsed["key"] or "", letter.decode()):
+        assert not clear_numbers(text), text[:300]
+    # what there was to keep is kept: the bytes (masked), or an excerpt and the size
+    if kind.expect == "too_large":
+        assert parsed["original_size"] == len(kind.value) and len(parsed["original"]) <= EXCERPT_CHARS
+    elif not clear_numbers(kind.value.decode("utf-8", errors="replace")) and b"\xff" not in kind.value:
+        assert DeadLetter.parse(letter)["original_bytes"] == kind.value
+
+
+def test_the_reasons_say_what_is_wrong():
+    eng = engine()
+    reasons = {k.name: eng.process(k.topic_kind, k.value, topic="t").dead_letter for k in KINDS if k.bad
+               and k.expect != "conflicting_duplicate"}
+    assert "looks like a survey (has answered_at, score) on the tickets topic" in reasons[
+        "wrong_topic_survey_on_tickets"].reason
+    assert "before 2000" in reasons["timestamp_1970"].reason
+    assert "720.0 h" in reasons["handle_time_30_days"].reason and "at most 12 h" in reasons["handle_time_30_days"].reason
+    assert "negative" in reasons["negative_handle_time"].reason
+    assert "nested too deeply" in reasons["nested_10000_deep"].reason
+    assert "staff_id" in reasons["phone_in_tickets.staff_id"].reason
+    huge = next(k for k in KINDS if k.name == "message_5mb")
+    assert len(huge.value) > 5 * 1024 * 1024 and f"{len(huge.value):,} bytes" in reasons["message_5mb"].reason
+
+
+def test_twenty_kb_of_brackets_is_a_dead_letter_not_a_recursion_error():
+    out = engine().process("tickets", b"[" * 20_000, topic="t")
+    assert out.dead_letter.reason_code == "malformed_json"
+
+
+def test_an_exception_inside_the_engine_is_a_dead_letter(monkeypatch):
+    eng = engine()
+    monkeypatch.setattr(eng, "_visit_step", lambda *a, **k: 1 / 0)
+    kind, raw = Maker(HALL).ticket("issued", "v001", at("10:00"))
+    out = eng.process(kind, raw, topic="t", key=HALL)
+    assert out.dead_letter.reason_code == "internal_error" and "ZeroDivisionError" in out.dead_letter.reason
+
+
+def test_a_ticket_from_2099_does_not_move_the_halls_clock():
+    eng = engine()
+    m = Maker(HALL)
+    eng.process(*m.ticket("issued", "v001", at("10:00")), topic="t")
+    future = next(k for k in KINDS if k.name == "timestamp_2099")
+    assert eng.process(future.topic_kind, future.value).dead_letter.reason_code == "future_timestamp"
+    out = eng.process(*m.ticket("called", "v001", at("10:05"), counter_id="C01", staff_id="S01"), topic="t")
+    assert out.dead_letter is None and eng.counts["late"] == 0
+    assert all("lt" not in s for f in out.facts if f["k"] == "visit" for s in f["s"])
+
+
+def test_valid_neighbours_count_exactly_once():
+    """A valid day of one hall with every hostile kind between its events: the facts of the
+    valid events (and the accepted hostile ones) are exactly those of the valid events fed
+    alone, plus the accepted ones; no bad message leaves a fact."""
+    m = Maker(HALL)
+    valid = []
+    for i in range(20):
+        v = f"v{i:03d}"
+        valid += [m.ticket("issued", v, at("09:00", seconds=10 * i)),
+                  m.ticket("called", v, at("09:03", seconds=10 * i), counter_id="C01", staff_id="S01"),
+                  m.tx(v, at("09:04", seconds=10 * i), at("09:09", seconds=10 * i)),
+                  m.survey(at("09:10", seconds=10 * i), 8, comment=f"满意 {PHONE}")]
+    alone = engine()
+    for kind, raw in valid:
+        assert alone.process(kind, raw, topic="t", partition=0).dead_letter is None
+    eng = engine()
+    hostile = catalogue(HALL, at("09:05"))  # within the grace of the valid events: none late
+    mixed, hi = [], 0
+    for n, (kind, raw) in enumerate(valid):
+        mixed.append((kind, raw, None))
+        while hi < len(hostile) and hi * len(valid) <= n * len(hostile):
+            mixed.append((hostile[hi].topic_kind, hostile[hi].value, hostile[hi]))
+            hi += 1
+    mixed += [(h.topic_kind, h.value, h) for h in hostile[hi:]]
+    event_ids = Counter()
+    for offset, (kind, raw, h) in enumerate(mixed):
+        out = eng.process(kind, raw, topic="t", partition=0, offset=offset)
+        if h is not None and h.bad:
+            assert out.dead_letter is not None and out.dead_letter.reason_code == h.expect, h.name
+            assert not out.facts and not out.writes, h.name
+        for f in out.facts:
+            event_ids.update([(s["k"] == "tx", s["id"]) for s in f.get("s", [])] if f["k"] == "visit" else
+                             [("survey", f["r"]["id"])] if f["k"] == "survey" else [])
+    accepted = sum(h.expect == ACCEPTED for h in hostile)
+    assert eng.counts["processed"] == alone.counts["processed"] + accepted
+    assert eng.counts["duplicates"] == 1
+    assert eng.counts["dead_letters"] == sum(h.bad for h in hostile)
+    assert max(event_ids.values()) == 1 and len(event_ids) == len(valid) + accepted
+    assert eng.counts["late"] == 0
+    for topic in ("tickets", "transactions", "surveys"):  # the future and past ones moved nothing
+        assert eng.books[HALL].clock(topic) == alone.books[HALL].clock(topic)
+
+
+def test_injection_strings_are_kept_as_text():
+    eng = engine()
+    for k in KINDS:
+        if (k.expect == ACCEPTED and any(s in k.name for s in ("sql_in", "html_in", "script_in"))
+                and "customer_ref" not in k.name):  # a customer_ref is checked, not kept
+            out = eng.process(k.topic_kind, k.value, topic="t")
+            text = json.dumps([out.writes, out.facts], ensure_ascii=False)
+            assert any(json.dumps(s, ensure_ascii=False)[1:-1] in text for s in (SQL, HTML, SCRIPT)) or \
+                "sql_union" in k.name, k.name
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: a repeated event_id is only recognised within its visit (the "
+                                       "engine's held steps, the fact writer's stored steps per visit); under "
+                                       "another visit_id it counts again, where oracle ruling 2 counts it once")
+def test_the_same_event_id_under_another_visit_is_not_counted_again():
+    eng = engine()
+    first = json.loads(Maker(HALL).ticket("issued", "v001", at("10:00"))[1])
+    eng.process("tickets", json.dumps(first).encode(), topic="t")
+    out = eng.process("tickets", json.dumps({**first, "visit_id": "v002"}).encode(), topic="t")
+    assert out.dead_letter is not None or out.duplicate
