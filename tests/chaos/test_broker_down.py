@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from hallpulse import kafka_local
-from tests.chaos.harness import SteadyFeed, reckon
+from tests.chaos.harness import SteadyFeed, customer_data_sweep, reckon
 from tests.chaos.trials import trial
 from tests.month.feed import month_feed
 from tests.pipeline import WorkerProcess, caught_up, wait_for, worker_env
@@ -62,6 +62,7 @@ def test_broker_killed_mid_feed_and_back_30_s_later(own_broker, tmp_path):
         row.lost, row.doubled = r.lost, r.doubled
         row.notes.append(r.summary() + f"; the feed resent {f.resent:,} unacknowledged messages")
         assert r.clean, r.summary() + "\n" + "\n".join((r.problems + r.alert_problems)[:30])
+        customer_data_sweep(w, row)
         row.passed = True
     except BaseException:
         row.passed = False

@@ -17,7 +17,7 @@ import time
 from functools import cache
 
 from hallpulse import kafka_local
-from tests.chaos.harness import SteadyFeed, describe, kill_moments, reckon
+from tests.chaos.harness import SteadyFeed, customer_data_sweep, describe, kill_moments, reckon
 from tests.chaos.trials import trial
 from tests.month.feed import DEFAULT_HALLS, month_feed
 from tests.pipeline import WorkerProcess, caught_up, wait_for, worker_env
@@ -75,6 +75,7 @@ def test_sigkill_three_times_during_a_steady_feed(kafka_bootstrap, tmp_path):
         row.lost, row.doubled = r.lost, r.doubled
         row.notes.append(r.summary())
         assert r.clean, r.summary() + "\n" + "\n".join((r.problems + r.alert_problems)[:30])
+        customer_data_sweep(w, row)
         row.passed = True
     except BaseException:
         row.passed = False

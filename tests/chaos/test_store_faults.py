@@ -18,7 +18,7 @@ import time
 import urllib.request
 
 from hallpulse import kafka_local
-from tests.chaos.harness import SteadyFeed, fill, freeze, reckon, rss_mb
+from tests.chaos.harness import SteadyFeed, customer_data_sweep, fill, freeze, reckon, rss_mb
 from tests.chaos.trials import trial
 from tests.month.feed import month_feed
 from tests.pipeline import WorkerProcess, caught_up, wait_for, worker_env
@@ -76,6 +76,7 @@ def _land_and_reckon(w: WorkerProcess, f: SteadyFeed, row, since: float) -> None
     row.notes.append(r.summary())
     row.recovery += f"; everything stored {landed:.0f} s after"
     assert r.clean, r.summary() + "\n" + "\n".join((r.problems + r.alert_problems)[:30])
+    customer_data_sweep(w, row)
 
 
 def test_store_refuses_writes_for_60_s(kafka_bootstrap, small_disk, tmp_path):
