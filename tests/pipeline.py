@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hallpulse.config import Settings
-from sinks.store import ProxyStore
+from sinks.store import ProxyStore, read_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,7 +174,7 @@ class WorkerProcess(ServiceProcess):
         wait_for(settled, timeout, "the sink to settle", interval=0.1)
 
     def store(self) -> ProxyStore:
-        return ProxyStore(self.sink.url)
+        return ProxyStore(self.sink.url, read_secret(self.sink.settings))
 
     def stop(self) -> None:
         super().stop()
