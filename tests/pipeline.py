@@ -184,6 +184,26 @@ class WorkerProcess(ServiceProcess):
         return super().log_tail(n) + "\n--- sink ---\n" + self.sink.log_tail(n // 2)
 
 
+def proxy_post(url: str, body, *, secret: str | None = None, content_type: str | None = "application/json",
+               headers: dict | None = None) -> tuple[int, dict]:
+    """A raw request to a sink's store proxy (``POST /internal/sql``), as curl would send it:
+    (status, the JSON answer)."""
+    import urllib.error
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    h = dict(headers or {})
+    if content_type:
+        h["Content-Type"] = content_type
+    if secret:
+        h["Authorization"] = f"Bearer {secret}"
+    req = urllib.request.Request(f"{url}/internal/sql", data=data, headers=h, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def worker_env(bootstrap: str, var_dir: Path, tag: str | None = None, **extra: str) -> dict[str, str]:
     tag = tag or uuid.uuid4().hex[:8]
     env = {

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import urllib.error
-import urllib.request
 from datetime import date
 
 import pytest
@@ -16,30 +14,14 @@ from click.testing import CliRunner
 
 from hallpulse.cli import main
 from hallpulse.config import get_settings
-from pipeline import ServiceProcess, worker_env
+from pipeline import ServiceProcess, proxy_post, worker_env
 from sinks.store import ProxyStore, StoreError, read_secret, secret_file
 from test_assessment_support import add_days, add_survey, open_seeded, utc
 
 pytestmark = pytest.mark.integration
 
 HALLS = ["JS-NJ-0001", "JS-NJ-0002", "JS-NJ-0003"]
-
-
-def post(url: str, body, *, secret: str | None = None, content_type: str | None = "application/json",
-         headers: dict | None = None) -> tuple[int, dict]:
-    """A raw request, as curl would send it."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    h = dict(headers or {})
-    if content_type:
-        h["Content-Type"] = content_type
-    if secret:
-        h["Authorization"] = f"Bearer {secret}"
-    req = urllib.request.Request(f"{url}/internal/sql", data=data, headers=h, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+post = proxy_post  # a raw request, as curl would send it
 
 
 @pytest.fixture
