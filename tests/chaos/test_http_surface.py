@@ -8,7 +8,8 @@ ticket a second, and the time until ``/api/halls/{id}/now`` counts it is the liv
 
 Required: event processing keeps pace with the feed, the live latency stays under 1 s,
 the server drops a client slow to send its headers within its idle timeout, and it never
-holds more connections than its limit. Then forged requests to the sink's store proxy
+holds more connections than its limit. Another site's page gets the lobby with its CSP and
+no CORS header, and a ``text/plain`` POST is refused. Then forged requests to the sink's store proxy
 (no secret, a wrong one, text/plain, a browser's Origin, DDL, SYSTEM, files, settings,
 raw writes) are all refused, and nothing they asked for happened. Finally the stored day
 figures (``issued`` per hall) are compared with what was fed: ``lost`` and ``doubled``.
@@ -20,6 +21,7 @@ import asyncio
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -190,6 +192,27 @@ class SlowCrowd(threading.Thread):
         asyncio.run(main())
 
 
+def browser_view(worker: WorkerProcess) -> list[str]:
+    """What another site's page meets at the real worker: problems, if any."""
+    problems = []
+    req = urllib.request.Request(f"{worker.url}/lobby/", headers={"Origin": "http://evil.example"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        h = r.headers
+        if "frame-ancestors 'none'" not in (h.get("Content-Security-Policy") or ""):
+            problems.append(f"lobby CSP {h.get('Content-Security-Policy')!r}")
+        if h.get("X-Content-Type-Options") != "nosniff" or h.get("Access-Control-Allow-Origin") is not None:
+            problems.append(f"lobby headers {dict(h)}")
+    req = urllib.request.Request(f"{worker.url}/api/halls", data=b"x=1", method="POST",
+                                 headers={"Content-Type": "text/plain", "Origin": "http://evil.example"})
+    try:
+        urllib.request.urlopen(req, timeout=5)
+        problems.append("a text/plain POST was answered")
+    except urllib.error.HTTPError as e:
+        if e.code != 405:
+            problems.append(f"a text/plain POST got {e.code}")
+    return problems
+
+
 def seen(worker: WorkerProcess) -> int:
     c = worker.stats()["engine"]
     return c["processed"] + c["duplicates"] + c["dead_letters"]
@@ -282,6 +305,7 @@ def test_http_surface_under_200_slow_clients(kafka_bootstrap, tmp_path):
                                               "column_names": []}, secret=secret)
             forged += 1
             refusals.append((op, got == 400 and "no SQL writes" in body.get("error", ""), got, body))
+        browser = browser_view(worker)
         store = ProxyStore(sink.url, secret)
         untouched = (store.query("EXISTS TABLE pwned").rows == [(0,)]
                      and store.query("SELECT count() FROM halls").rows[0][0] == len(catalogue.halls))
@@ -303,7 +327,8 @@ def test_http_surface_under_200_slow_clients(kafka_bootstrap, tmp_path):
             f"processing under the crowd: at most {behind} events behind the feed (every 2 s)",
             f"slow-header clients dropped after {min(crowd.header_lifetimes):.1f}–{max(crowd.header_lifetimes):.1f} s "
             f"(idle timeout {IDLE_TIMEOUT_S:.0f} s); {crowd.busy} answered 503 (over the connection limit)",
-            f"forged proxy requests refused: {sum(ok for _, ok, _, _ in refusals)}/{forged}",
+            f"forged proxy requests refused: {sum(ok for _, ok, _, _ in refusals)}/{forged}; the worker to "
+            f"another site's page: {'CSP, nosniff, no CORS, POST 405' if not browser else browser}",
             "lost/doubled: issued tickets per hall in day_metrics against the feed",
         ]
 
@@ -316,6 +341,7 @@ def test_http_surface_under_200_slow_clients(kafka_bootstrap, tmp_path):
         bad = [(w, got, body) for w, ok, got, body in refusals if not ok]
         assert not bad, bad
         assert untouched
+        assert not browser, browser
         assert lost == 0 and doubled == 0, (fed, stored)
         row.passed = True
     except BaseException:
