@@ -33,7 +33,9 @@ REFUSED_STARTS = {
 }
 
 # Table (and scalar) functions that read or write files, URLs or other servers. A name is
-# refused if it is one of these or starts with one of the family prefixes.
+# refused if it is one of these or starts with one of the family prefixes, so that the
+# next engine's new ``icebergXyz`` or ``s3Xyz`` is refused too; the price is a few harmless
+# scalar functions (``URLHierarchy``, ``URLPathHierarchy``) refused with them.
 REMOTE_FUNCTIONS = frozenset(name.lower() for name in (
     "file", "fileCluster", "url", "urlCluster", "remote", "remoteSecure", "cluster", "clusterAllReplicas",
     "s3", "s3Cluster", "gcs", "oss", "cosn", "hdfs", "hdfsCluster", "azureBlobStorage", "azureBlobStorageCluster",
