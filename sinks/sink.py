@@ -9,13 +9,18 @@ off up to ``retry_max_seconds``); the writes are idempotent, so a batch written 
 after a crash leaves the same rows. Any number of workers can feed one sink, and the
 embedded chDB store stays in one process.
 
-The sink also answers the other commands' SQL (``POST /internal/sql`` on loopback, see
-``sinks/store.py``) and reports itself at ``GET /api/stats``.
+The sink also answers the other commands' read-only SQL and the typed writes of
+``publish`` and ``appeal`` (``POST /internal/sql``: loopback only, with the run's secret from
+``var/sink.secret``, ``application/json`` only, never from a browser; see
+``sinks/store.py``) and reports itself at ``GET /api/stats``. Its web server is bounded:
+at most :data:`MAX_CONNECTIONS` connections at a time, each dropped after
+:data:`SOCKET_TIMEOUT_S` without a byte.
 """
 
 from __future__ import annotations
 
 import errno
+import hmac
 import json
 import os
 import threading
@@ -33,9 +38,57 @@ from sinks.catalogue_mirror import mirror_catalogue
 from sinks.facts import FactWriter, batch_from_facts
 from sinks.migrate import apply_migrations, apply_ttl
 from sinks.settings import SinkConfig
-from sinks.store import Store, StoreError, handle_proxy_request, open_store, owner_file
+from sinks.store import Store, StoreError, create_secret, handle_proxy_request, open_store, owner_file, secret_file
 
 log = structlog.get_logger("hallpulse.sink")
+
+MAX_CONNECTIONS = 32            # connections served at once; more wait in the listen backlog ...
+ACCEPT_WAIT_S = 5.0             # ... and are closed after this long without a free slot
+SOCKET_TIMEOUT_S = 10.0         # a client silent this long (sending or reading) is dropped
+MAX_BODY_BYTES = 256 * 1024 * 1024  # a published version carries every hall's results
+
+
+class BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, but at most ``MAX_CONNECTIONS`` of them."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(timeout=ACCEPT_WAIT_S):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def refuse_proxy_request(headers, client: str, secret: str) -> tuple[int, str] | None:
+    """Why a request to the store proxy is refused (status, message), or None: not from
+    loopback; from a browser (it sends ``Origin`` or ``Sec-Fetch-Site``, and any web page
+    may post to a loopback address); without this run's secret; not JSON."""
+    if client not in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+        return 403, "the store proxy answers loopback clients only"
+    if headers.get("Origin") is not None or headers.get("Sec-Fetch-Site") is not None:
+        return 403, "the store proxy does not answer browsers (the request carries Origin or Sec-Fetch-Site)"
+    scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), secret.encode()):
+        return 401, "the store proxy needs the sink's secret: Authorization: Bearer <contents of var/sink.secret>"
+    media = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        return 415, f"the store proxy takes application/json only, not {media or 'a body without Content-Type'!r}"
+    return None
 
 
 @dataclass
@@ -84,6 +137,7 @@ class Sink:
         self.stats = SinkStats()
         self.stopping = threading.Event()
         self.http: ThreadingHTTPServer | None = None
+        self.secret = ""
 
     # ---- the store ----------------------------------------------------------------------
     def open(self) -> None:
@@ -101,8 +155,11 @@ class Sink:
         """The loopback web server: ping, stats, and the other commands' SQL."""
         sink = self
         host = "127.0.0.1" if self.settings.sink.web_host in ("0.0.0.0", "", "::") else self.settings.sink.web_host
+        self.secret = create_secret(self.settings)
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = SOCKET_TIMEOUT_S
+
             def log_message(self, *args) -> None:  # requests are not news
                 pass
 
@@ -111,6 +168,13 @@ class Sink:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.send_header("Cache-Control", "no-store")
+                if status == 401:
+                    self.send_header("WWW-Authenticate", 'Bearer realm="hallpulse sink"')
+                if status >= 400:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -125,10 +189,17 @@ class Sink:
             def do_POST(self) -> None:
                 if self.path != "/internal/sql":
                     return self._json({"error": "not found"}, 404)
-                if self.client_address[0] not in ("127.0.0.1", "::1"):
-                    return self._json({"error": "the store proxy answers loopback clients only"}, 403)
+                refused = refuse_proxy_request(self.headers, self.client_address[0], sink.secret)
+                if refused:
+                    return self._json({"error": refused[1]}, refused[0])
                 try:
-                    payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    return self._json({"error": "a Content-Length that is not a number"}, 400)
+                if length > MAX_BODY_BYTES:
+                    return self._json({"error": f"a request body over {MAX_BODY_BYTES} bytes"}, 413)
+                try:
+                    payload = json.loads(self.rfile.read(length))
                     with sink.lock:
                         result = handle_proxy_request(sink.store, payload)
                 except (StoreError, ValueError) as e:
@@ -137,7 +208,7 @@ class Sink:
                     return self._json({"error": f"{type(e).__name__}: {e}"}, 400)
                 self._json(result)
 
-        self.http = ThreadingHTTPServer((self.settings.sink.web_host, self.settings.sink.web_port), Handler)
+        self.http = BoundedHTTPServer((self.settings.sink.web_host, self.settings.sink.web_port), Handler)
         threading.Thread(target=self.http.serve_forever, name="sink-http", daemon=True).start()
         owner_file(self.settings).write_text(json.dumps(
             {"pid": os.getpid(), "url": f"http://{host}:{self.settings.sink.web_port}"}))
@@ -273,6 +344,8 @@ class Sink:
         try:
             if json.loads(owner_file(self.settings).read_text()).get("pid") == os.getpid():
                 owner_file(self.settings).unlink()
+                if secret_file(self.settings).read_text().strip() == self.secret:
+                    secret_file(self.settings).unlink()
         except (OSError, ValueError):
             pass
         if self.store is not None:

@@ -5,12 +5,16 @@ set, otherwise embedded chDB under ``var/``. An on-disk chDB store can be open i
 process at a time, so:
 
 * the process that opens it takes an exclusive lock file beside it;
-* the sink (``hallpulse sink``), while it runs, publishes its address in ``var/store-owner.json`` and answers SQL
-  on its loopback web server (``POST /internal/sql``);
+* the sink (``hallpulse sink``), while it runs, publishes its address in ``var/store-owner.json``,
+  a new secret for the run in ``var/sink.secret`` (mode 0600), and answers on its loopback
+  web server (``POST /internal/sql``, see :func:`handle_proxy_request`);
 * every other command (``query``, ``assess``, ``publish``…) asks the running sink through
-  :class:`ProxyStore`, or opens the store itself when no sink runs.
+  :class:`ProxyStore`, presenting that secret, or opens the store itself when no sink runs.
 
-All three kinds of store offer the same three calls: ``query``, ``command``, ``insert``.
+The stores offer the same calls: ``query``, ``record`` (one row of the publication
+tables), and, for the process that holds the store, ``command`` and ``insert``. Through
+the proxy only read-only queries (:mod:`sinks.sql_gate`) and the typed writes of
+:mod:`sinks.writes` pass; ``command`` and ``insert`` are refused there.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -32,10 +37,11 @@ from typing import Any, Protocol, Sequence
 import clickhouse_connect
 
 from sinks.settings import StoreConfig
-from sinks.sql import strip_comments
+from sinks.sql_gate import NotReadOnly, check_read_only
+from sinks.tables import Row, columns, values
+from sinks.writes import WriteRefused, row_of, write_request
 
 READONLY = {"readonly": 1}
-_READ_STATEMENT = re.compile(r"^\s*(\(|select|with|show|describe|desc|explain|exists)\b", re.I)
 
 
 class StoreError(RuntimeError):
@@ -60,14 +66,17 @@ class Store(Protocol):
     def query(self, sql: str, parameters: dict | None = None, *, readonly: bool = False) -> QueryResult: ...
     def command(self, sql: str, parameters: dict | None = None) -> None: ...
     def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None: ...
+    def record(self, row: Row) -> None: ...
     def close(self) -> None: ...
 
 
 def ensure_read_only(sql: str) -> None:
-    """Refuse anything but a read statement before it reaches the engine (which also
-    enforces ``readonly=1``): a clear message beats an engine error code."""
-    if not _READ_STATEMENT.match(strip_comments(sql)):
-        raise StoreError("only read statements (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS) are allowed here")
+    """Refuse anything but one read statement that stays in the store before it reaches
+    the engine (which also enforces ``readonly=1``): see :mod:`sinks.sql_gate`."""
+    try:
+        check_read_only(sql)
+    except NotReadOnly as e:
+        raise StoreError(str(e)) from None
 
 
 class ClickHouseStore:
@@ -90,6 +99,9 @@ class ClickHouseStore:
     def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
         if rows:
             self._client.insert(table, [list(r) for r in rows], column_names=list(column_names))
+
+    def record(self, row: Row) -> None:
+        self.insert(row.table, values([row]), columns(type(row)))
 
     def close(self) -> None:
         try:
@@ -137,33 +149,47 @@ def decode_value(v: Any) -> Any:
 
 
 def handle_proxy_request(store: Store, payload: dict) -> dict:
-    """Serve one proxied call on the store-holding side (the sink's web server)."""
+    """Serve one proxied call on the store-holding side (the sink's web server): a
+    read-only query, run with ``readonly=1`` whatever the caller asks, or one of the
+    typed writes of :mod:`sinks.writes`. Raw SQL writes (``command``, ``insert``) are
+    refused."""
+    if not isinstance(payload, dict):
+        raise StoreError("the request body must be a JSON object")
     op = payload.get("op")
-    params = {k: decode_value(v) for k, v in (payload.get("parameters") or {}).items()}
     if op == "query":
-        r = store.query(payload["sql"], params, readonly=bool(payload.get("readonly", True)))
+        sql = payload.get("sql")
+        if not isinstance(sql, str):
+            raise StoreError("a query needs its SQL as a string")
+        ensure_read_only(sql)
+        params = {k: decode_value(v) for k, v in (payload.get("parameters") or {}).items()}
+        r = store.query(sql, params, readonly=True)
         return {"columns": r.columns, "types": r.types, "rows": [encode_value(list(row)) for row in r.rows]}
-    if op == "command":
-        store.command(payload["sql"], params)
-        return {"ok": True}
-    if op == "insert":
-        rows = [decode_value(r) for r in payload["rows"]]
-        store.insert(payload["table"], rows, payload["column_names"])
-        return {"ok": True, "rows": len(rows)}
-    raise StoreError(f"unknown op {op!r}")
+    if op in ("command", "insert"):
+        raise StoreError(f"the store proxy runs no SQL writes ({op!r}): it answers read-only queries and the "
+                         "typed writes of publish and appeal only")
+    try:
+        row = row_of(payload)
+    except WriteRefused as e:
+        raise StoreError(str(e)) from None
+    store.record(row)
+    return {"ok": True}
 
 
 class ProxyStore:
-    """Sends the same calls to the running sink, which holds the embedded store."""
+    """Sends the same calls to the running sink, which holds the embedded store, with the
+    sink's secret for this run (``var/sink.secret``)."""
 
-    def __init__(self, base_url: str, timeout: float = 120.0):
+    def __init__(self, base_url: str, secret: str | None, timeout: float = 120.0):
         self.base_url = base_url.rstrip("/")
+        self.secret = secret
         self.timeout = timeout
 
     def _post(self, payload: dict) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if self.secret:
+            headers["Authorization"] = f"Bearer {self.secret}"
         req = urllib.request.Request(
-            f"{self.base_url}/internal/sql", data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"}, method="POST")
+            f"{self.base_url}/internal/sql", data=json.dumps(payload).encode(), headers=headers, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 body = json.loads(resp.read())
@@ -176,21 +202,24 @@ class ProxyStore:
             raise StoreError(detail) from None
         return body
 
-    def query(self, sql: str, parameters: dict | None = None, *, readonly: bool = False) -> QueryResult:
-        if readonly:
-            ensure_read_only(sql)
-        body = self._post({"op": "query", "sql": sql, "readonly": readonly,
+    def query(self, sql: str, parameters: dict | None = None, *, readonly: bool = True) -> QueryResult:
+        """Always read-only, whatever ``readonly`` says: the sink enforces it."""
+        ensure_read_only(sql)
+        body = self._post({"op": "query", "sql": sql,
                            "parameters": {k: encode_value(v) for k, v in (parameters or {}).items()}})
         return QueryResult(body["columns"], [tuple(decode_value(r)) for r in body["rows"]], body.get("types", []))
 
+    def record(self, row: Row) -> None:
+        try:
+            self._post(write_request(row))
+        except WriteRefused as e:
+            raise StoreError(str(e)) from None
+
     def command(self, sql: str, parameters: dict | None = None) -> None:
-        self._post({"op": "command", "sql": sql,
-                    "parameters": {k: encode_value(v) for k, v in (parameters or {}).items()}})
+        raise StoreError("the store proxy runs no SQL writes: stop the sink to change the store's schema or data")
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
-        if rows:
-            self._post({"op": "insert", "table": table, "column_names": list(column_names),
-                        "rows": [encode_value(list(r)) for r in rows]})
+        raise StoreError(f"the store proxy takes no inserts into {table}: only the typed writes of publish and appeal")
 
     def close(self) -> None:
         pass
@@ -201,6 +230,35 @@ class ProxyStore:
 def owner_file(settings: StoreConfig) -> Path:
     """Where the process that holds the embedded store (``hallpulse sink``) says where it is."""
     return settings.path(settings.var_dir) / "store-owner.json"
+
+
+def secret_file(settings: StoreConfig) -> Path:
+    """The running sink's secret, which the other commands present to its store proxy."""
+    return settings.path(settings.var_dir) / "sink.secret"
+
+
+def create_secret(settings: StoreConfig) -> str:
+    """A new secret for this run of the sink, in a file only its user can read (0600),
+    replaced atomically so that no reader sees half of it."""
+    token = secrets.token_urlsafe(32)
+    path = secret_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, token.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return token
+
+
+def read_secret(settings: StoreConfig) -> str | None:
+    try:
+        return secret_file(settings).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def running_owner_url(settings: StoreConfig, wait: float = 60.0) -> str | None:
@@ -254,7 +312,7 @@ def open_store(settings: StoreConfig, *, hold: bool = False) -> Store:
     if not hold:
         url = running_owner_url(settings)
         if url:
-            return ProxyStore(url)
+            return ProxyStore(url, read_secret(settings))
     path = settings.chdb_path
     try:
         fd = _lock_embedded(path)
@@ -262,7 +320,7 @@ def open_store(settings: StoreConfig, *, hold: bool = False) -> Store:
         # a sink that is starting holds the store before it announces itself
         url = None if hold else _wait_for_announcement(settings)
         if url:
-            return ProxyStore(url)
+            return ProxyStore(url, read_secret(settings))
         raise
     try:
         client = clickhouse_connect.get_client(dsn=f"chdb://{path}")

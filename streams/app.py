@@ -29,6 +29,7 @@ from streams.alerts import load_alert_rules
 from streams.batch import OutcomeBatch
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
 from streams.settings import WorkerConfig
+from streams.web_server import application_options, bound_web_server
 
 log = structlog.get_logger("hallpulse.worker")
 
@@ -67,6 +68,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         web_bind=w.web_host,
         web_host=w.web_host,
         web_port=w.web_port,
+        web_application_options=application_options(w.web_idle_timeout_seconds),
         datadir=str(settings.path(settings.var_dir) / "faust"),
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=w.session_timeout_seconds,
@@ -79,6 +81,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         autodiscover=False,
         logging_config=None,
     )
+    bound_web_server(app, w.web_max_connections)
     catalogue = load_catalogue(settings.catalogue_file)
     engine = Engine(catalogue, load_alert_rules(settings.alert_rules_file), grace_s=w.grace_seconds,
                     retention_h=w.retention_hours, future_s=w.future_seconds,

@@ -58,6 +58,11 @@ class WorkerSettings(BaseModel):
     app_id: str = "hallpulse"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    # the live API's bounds (streams/web_server.py): connections served at once (more get
+    # 503), and how long a connection may stay without a complete request (a client slow
+    # to send its headers, or an idle keep-alive) before it is closed
+    web_max_connections: int = Field(default=256, ge=1)
+    web_idle_timeout_seconds: float = Field(default=10.0, gt=0)
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     grace_seconds: int = Field(default=600, ge=0)
     # an event stamped further ahead of this worker's clock is invalid (domain.md §2)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hallpulse.config import Settings
-from sinks.store import ProxyStore
+from sinks.store import ProxyStore, read_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,7 +174,7 @@ class WorkerProcess(ServiceProcess):
         wait_for(settled, timeout, "the sink to settle", interval=0.1)
 
     def store(self) -> ProxyStore:
-        return ProxyStore(self.sink.url)
+        return ProxyStore(self.sink.url, read_secret(self.sink.settings))
 
     def stop(self) -> None:
         super().stop()
@@ -182,6 +182,26 @@ class WorkerProcess(ServiceProcess):
 
     def log_tail(self, n: int = 60) -> str:
         return super().log_tail(n) + "\n--- sink ---\n" + self.sink.log_tail(n // 2)
+
+
+def proxy_post(url: str, body, *, secret: str | None = None, content_type: str | None = "application/json",
+               headers: dict | None = None) -> tuple[int, dict]:
+    """A raw request to a sink's store proxy (``POST /internal/sql``), as curl would send it:
+    (status, the JSON answer)."""
+    import urllib.error
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    h = dict(headers or {})
+    if content_type:
+        h["Content-Type"] = content_type
+    if secret:
+        h["Authorization"] = f"Bearer {secret}"
+    req = urllib.request.Request(f"{url}/internal/sql", data=data, headers=h, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 
 
 def worker_env(bootstrap: str, var_dir: Path, tag: str | None = None, **extra: str) -> dict[str, str]:

@@ -29,21 +29,23 @@ from sinks.assessment.scheme import load_scheme
 from sinks.assessment.versions import PublicationError, get_version, list_versions
 from sinks.assessment.xlsx import render_xlsx
 from sinks.migrate import apply_migrations
-from sinks.store import StoreError, open_store
+from sinks.store import ProxyStore, StoreError, open_store
 
 FORMATS = ("table", "csv", "xlsx", "json", "html")
 
 
 @contextmanager
 def _store(settings: Settings):
-    """The store, with the assessment tables in place (idempotent), closed afterwards;
+    """The store, with the assessment tables in place (idempotent; through a running sink's
+    proxy, which takes no DDL, the sink has applied them), closed afterwards;
     rule and store errors become CLI messages rather than tracebacks."""
     try:
         store = open_store(settings)
     except StoreError as e:
         raise click.ClickException(str(e)) from None
     try:
-        apply_migrations(store, settings.store.ttl_months)
+        if not isinstance(store, ProxyStore):  # a running sink applied them when it started
+            apply_migrations(store, settings.store.ttl_months)
         yield store
     except (PublicationError, StoreError, ValueError) as e:
         raise click.ClickException(str(e)) from None

@@ -21,11 +21,9 @@ from sinks.assessment.periods import Period
 from sinks.assessment.scheme import Scheme
 from sinks.assessment.versions import PublicationError, VersionInfo, insert_version, latest_version, list_versions
 from sinks.store import Store
-from sinks.tables import AppealDecisionRow, AppealRow, columns
+from sinks.tables import AppealDecisionRow, AppealRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-APPEAL_COLUMNS = columns(AppealRow)
-DECISION_COLUMNS = columns(AppealDecisionRow)
 
 
 @dataclass
@@ -148,8 +146,8 @@ def file_appeal(store: Store, period: Period, hall_id: str, by: str, reason: str
             raise PublicationError(f"survey {survey_id} was answered outside {period}")
     appeal_id = "AP-" + uuid.uuid4().hex[:12]
     kind = "interval" if interval is not None else "survey"
-    store.insert("appeals", [[appeal_id, str(period), hall_id, kind, start, end, survey_id or "", reason.strip(),
-                              by, now, latest.version]], APPEAL_COLUMNS)
+    store.record(AppealRow(appeal_id, str(period), hall_id, kind, start, end, survey_id or "", reason.strip(),
+                           by, now, latest.version))
     return get_appeal(store, appeal_id)
 
 
@@ -189,7 +187,7 @@ def accept_appeal(store: Store, appeal_id: str, by: str, reason: str = "",
     info = insert_version(store, appeal.period, latest.version + 1, by,
                           f"appeal {appeal_id} accepted" + (f": {reason}" if reason else ""),
                           [a.as_dict() for a in accepted], latest.scheme, report, now=now)
-    store.insert("appeal_decisions", [[appeal_id, "accepted", by, now, reason, info.version]], DECISION_COLUMNS)
+    store.record(AppealDecisionRow(appeal_id, "accepted", by, now, reason, info.version))
     return info
 
 
@@ -198,6 +196,5 @@ def reject_appeal(store: Store, appeal_id: str, by: str, reason: str, now: datet
     if not reason or not reason.strip():
         raise PublicationError("a rejection needs a reason")
     _pending(store, appeal_id)
-    store.insert("appeal_decisions", [[appeal_id, "rejected", by, now or _now(), reason.strip(), 0]],
-                 DECISION_COLUMNS)
+    store.record(AppealDecisionRow(appeal_id, "rejected", by, now or _now(), reason.strip(), 0))
     return get_appeal(store, appeal_id)

@@ -13,9 +13,7 @@ from datetime import datetime, timezone
 
 from sinks.assessment.indicators import sql
 from sinks.store import Store
-from sinks.tables import AssessmentVersionRow, columns
-
-COLUMNS = columns(AssessmentVersionRow)
+from sinks.tables import AssessmentVersionRow
 
 
 class PublicationError(RuntimeError):
@@ -76,10 +74,10 @@ def insert_version(store: Store, period: str, version: int, by: str, reason: str
         raise PublicationError(f"{period} version {version} is already published")
     info = VersionInfo(period, version, uuid.uuid4().hex, now or datetime.now(timezone.utc), by, reason,
                        [a["appeal_id"] for a in appeals], appeals, scheme, results)
-    store.insert(AssessmentVersionRow.table, [[
+    store.record(AssessmentVersionRow(
         info.period, info.version, info.version_id, info.published_at, info.published_by, info.reason,
         info.appeal_ids, json.dumps(appeals, ensure_ascii=False), json.dumps(scheme, ensure_ascii=False),
-        json.dumps(results, ensure_ascii=False)]], COLUMNS)
+        json.dumps(results, ensure_ascii=False)))
     winner = next(v for v in list_versions(store, period) if v.version == version)
     if winner.version_id != info.version_id:
         raise PublicationError(f"{period} version {version} was published concurrently by {winner.published_by}; "
