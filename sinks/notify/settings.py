@@ -45,7 +45,9 @@ class ChannelSettings(BaseModel):
         return url
 
     def secret(self) -> str | None:
-        return os.environ.get(self.secret_env) or None if self.secret_env else None
+        if not self.secret_env:
+            return None
+        return os.environ.get(self.secret_env) or None
 
 
 class RouteSettings(BaseModel):
