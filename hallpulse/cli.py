@@ -19,6 +19,7 @@ _COMMANDS = {
     "sink": ["sink"],
     "query": ["query"],
     "deadletter": ["deadletter"],
+    "notify": ["notify"],
     "assess": ["assess", "publish", "appeal"],
 }
 

@@ -5,9 +5,10 @@ named by ``HALLPULSE_CONFIG``) < ``HALLPULSE__SECTION__FIELD`` environment varia
 the two well-known variables ``KAFKA_BOOTSTRAP`` and ``CLICKHOUSE_URL``.
 
 The sections live with the layer that uses them (``streams.settings``: Kafka, topics,
-worker; ``sinks.settings``: store, sink); this module composes them and is the only one
-that reads files and environment. ``Settings`` satisfies ``streams.settings.WorkerConfig``
-and ``sinks.settings.SinkConfig``, and is passed down to the worker and the sink.
+worker; ``sinks.settings``: store, sink; ``sinks.notify.settings``: notify); this module
+composes them and is the only one that reads files and environment. ``Settings`` satisfies ``streams.settings.WorkerConfig``,
+``sinks.settings.SinkConfig`` and ``sinks.notify.settings.NotifyConfig``, and is passed down
+to the worker, the sink and the notifier.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from sinks.notify.settings import NotifySettings
 from sinks.settings import SinkSettings, StoreSettings
 from streams.settings import KafkaSettings, TopicSettings, WorkerSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "hallpulse.toml"
 
-__all__ = ["DEFAULT_CONFIG_FILE", "PROJECT_ROOT", "KafkaSettings", "Settings", "SinkSettings", "StoreSettings",
-           "TopicSettings", "WorkerSettings", "get_settings"]
+__all__ = ["DEFAULT_CONFIG_FILE", "PROJECT_ROOT", "KafkaSettings", "NotifySettings", "Settings", "SinkSettings",
+           "StoreSettings", "TopicSettings", "WorkerSettings", "get_settings"]
 
 
 class Settings(BaseSettings):
@@ -54,6 +56,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     worker: WorkerSettings = WorkerSettings()
     sink: SinkSettings = SinkSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("log_level")
     @classmethod

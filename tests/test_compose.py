@@ -202,7 +202,8 @@ def test_grafana(services):
     assert "grafana-clickhouse-datasource" in env(g)["GF_INSTALL_PLUGINS"].split(",")
     assert any(target == 3000 for _, _, target in ports(g))
     mounts = {target: (source, ro) for source, target, ro in bind_mounts(g)}
-    for target in ("/etc/grafana/provisioning/datasources", "/etc/grafana/provisioning/dashboards"):
+    for target in ("/etc/grafana/provisioning/datasources", "/etc/grafana/provisioning/dashboards",
+                   "/etc/grafana/provisioning/alerting"):
         assert target in mounts, f"nothing mounted at {target}"
     provider = yaml.safe_load(PROVIDER_FILE.read_text(encoding="utf-8"))["providers"][0]
     assert provider["type"] == "file"
@@ -268,6 +269,29 @@ def test_the_app_environment_reaches_the_settings(services, monkeypatch):
                     assert hasattr(obj, part), f"{name}: {key} names no setting"
                     obj = getattr(obj, part)
                 assert str(obj) == value, f"{name}: {key}={value!r} read as {obj!r}"
+
+
+def test_notify_is_opt_in_and_reads_its_robots_from_the_environment(services, monkeypatch):
+    from hallpulse.config import Settings
+
+    n = services["notify"]
+    assert n.get("build") and command(n) == ["notify"] and n.get("profiles") == ["notify"]
+    for key in list(os.environ):
+        if key.startswith("HALLPULSE"):
+            monkeypatch.delenv(key)
+    e = env(n)
+    for key, value in e.items():
+        monkeypatch.setenv(key, value)
+    s = Settings().notify
+    assert [(c.name, c.kind, c.url, c.url_env) for c in s.channels] == [
+        ("wecom", "wecom", None, "WECOM_WEBHOOK_URL"), ("dingtalk", "dingtalk", None, "DINGTALK_WEBHOOK_URL")]
+    assert s.default_channels == ["wecom", "dingtalk"]
+    # the webhook URLs hold their keys: they come from the host's environment, never the file
+    for var in ("WECOM_WEBHOOK_URL", "DINGTALK_WEBHOOK_URL", "DINGTALK_SECRET"):
+        assert e[var] == f"${{{var}:-}}", var
+    g = env(services["grafana"])
+    assert g["WECOM_WEBHOOK_URL"].startswith("${WECOM_WEBHOOK_URL:-")
+    assert g["DINGTALK_WEBHOOK_URL"].startswith("${DINGTALK_WEBHOOK_URL:-")
 
 
 def _resolve(args: list[str]):

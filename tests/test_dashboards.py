@@ -637,3 +637,133 @@ def test_city_overview_daily_trend_and_heatmap(store):
     assert nov23["01:00"] is None and nov24["14:00"] == pytest.approx(100.0)
     r = run_panel(store, CITY, "分时段平均等候 Mean wait by hour of day", city=["南京"], category="consult").dicts()
     assert len(r) == 1 and r[0]["09:00"] == pytest.approx(9000.0)
+
+
+# ---- alerting: contact points, policies and rules (dashboards/provisioning/alerting) -----
+
+ALERTING_DIR = DASH_DIR / "provisioning" / "alerting"
+ROBOT_URLS = {"wecom": "$WECOM_WEBHOOK_URL", "dingding": "$DINGTALK_WEBHOOK_URL"}
+
+
+def alerting(name: str) -> dict:
+    yaml = pytest.importorskip("yaml")
+    doc = yaml.safe_load((ALERTING_DIR / name).read_text(encoding="utf-8"))
+    assert doc["apiVersion"] == 1, name
+    return doc
+
+
+def alert_rules() -> list[dict]:
+    return [r for g in alerting("rules.yaml")["groups"] for r in g["rules"]]
+
+
+def _dollars_outside(value, allowed: set[str]) -> list[str]:
+    """``$`` in an interpolated field: Grafana replaces ``$NAME`` with the environment."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _dollars_outside(v, allowed)]
+    if isinstance(value, list):
+        return [x for v in value for x in _dollars_outside(v, allowed)]
+    return [m for m in re.findall(r"\$\w+", str(value)) if m not in allowed]
+
+
+def test_alerting_files_are_the_three_kinds():
+    assert {p.name for p in ALERTING_DIR.glob("*.yaml")} == {"contact-points.yaml", "policies.yaml", "rules.yaml"}
+
+
+def test_contact_points_are_the_two_robots_with_urls_from_the_environment():
+    points = alerting("contact-points.yaml")["contactPoints"]
+    receivers = [r for p in points for r in p["receivers"]]
+    assert sorted(r["type"] for r in receivers) == ["dingding", "wecom"]
+    assert len({r["uid"] for r in receivers}) == len(receivers)
+    for r in receivers:
+        s = r["settings"]
+        assert s["url"] == ROBOT_URLS[r["type"]], "webhook keys come from the environment, never the file"
+        if r["type"] == "wecom":
+            assert s["msgtype"] in ("markdown", "text")
+        else:
+            assert s["msgType"] in ("link", "actionCard")
+        assert not _dollars_outside(s, set(ROBOT_URLS.values())), "settings are interpolated: write $$ for a $"
+    for p in points:
+        assert re.search(r"[\u4e00-\u9fff]", p["name"]) and re.search(r"[A-Za-z]", p["name"]), p["name"]
+
+
+def test_policies_send_every_rule_to_both_robots_and_mute_warnings_at_night():
+    doc = alerting("policies.yaml")
+    names = {p["name"] for p in alerting("contact-points.yaml")["contactPoints"]}
+    mutes = {m["name"]: m for m in doc["muteTimes"]}
+    (root,) = doc["policies"]
+    assert root["receiver"] in names
+
+    def receivers_for(labels: dict) -> list[tuple[str, list[str]]]:
+        out = []
+        for route in root["routes"]:
+            if all(labels.get(k) == v for k, op, v in route["object_matchers"] if op == "="):
+                out.append((route["receiver"], route.get("mute_time_intervals", [])))
+                if not route.get("continue"):
+                    break
+        return out
+
+    for route in root["routes"]:
+        assert route["receiver"] in names and set(route.get("mute_time_intervals", [])) <= set(mutes)
+    for rule in alert_rules():
+        got = receivers_for(rule["labels"])
+        assert {r for r, _ in got} == names, rule["title"]
+        muted = {m for _, ms in got for m in ms}
+        assert bool(muted) == (rule["labels"]["severity"] == "warning"), rule["title"]
+    (quiet,) = mutes.values()
+    (interval,) = quiet["time_intervals"]
+    assert interval["location"] == "Asia/Shanghai"
+    assert [(t["start_time"], t["end_time"]) for t in interval["times"]] == [("21:00", "24:00"), ("00:00", "08:30")]
+    from sinks.notify.settings import NotifySettings
+    n = NotifySettings()
+    assert (f"{n.quiet_start:%H:%M}", f"{n.quiet_end:%H:%M}") == ("21:00", "08:30"), "the same quiet hours as notify"
+
+
+def test_rules_query_the_provisioned_data_source():
+    uid = provisioned_uid()
+    rmt = replacing_tables()
+    uids = [r["uid"] for r in alert_rules()]
+    assert len(uids) == len(set(uids)) and len(uids) >= 2
+    for rule in alert_rules():
+        refs = {d["refId"]: d for d in rule["data"]}
+        assert rule["condition"] in refs, rule["title"]
+        assert rule["labels"]["team"] == "hallpulse" and rule["labels"]["severity"] in ("warning", "critical")
+        assert not _dollars_outside(rule["labels"], set()), "labels are interpolated"
+        assert rule["annotations"]["summary"]
+        for ref, d in refs.items():
+            m = d["model"]
+            assert m["refId"] == ref
+            if d["datasourceUid"] == "__expr__":
+                assert m["type"] in ("reduce", "threshold", "math") and m["expression"] in refs, (rule["title"], ref)
+                continue
+            assert d["datasourceUid"] == uid and m["datasource"] == {"type": PLUGIN, "uid": uid}, rule["title"]
+            assert m["editorType"] == "sql" and m["format"] == 1 and m["queryType"] == "table"
+            sql = m["rawSql"]
+            assert "$" not in sql
+            for t in re.finditer(r"\b(?:FROM|JOIN)\s+(\w+)(\s+AS\s+\w+)?(\s+FINAL\b)?", sql, re.I):
+                if t.group(1) in rmt:
+                    assert t.group(3), f"{t.group(1)} read without FINAL in:\n{sql}"
+            for f in re.finditer(r"\b(toDate|toHour|toStartOfDay)\(", sql):
+                args, _ = _macro_args(sql, f.end() - 1)
+                assert len(args) == 2 and args[1] == "'Asia/Shanghai'", sql
+
+
+def _rule_sql(uid: str, at: datetime) -> str:
+    (rule,) = [r for r in alert_rules() if r["uid"] == uid]
+    (query,) = [d["model"]["rawSql"] for d in rule["data"] if d["datasourceUid"] != "__expr__"]
+    return query.replace("now()", f"toDateTime('{at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}', 'UTC')")
+
+
+def test_rule_critical_alert_left_open(store):
+    # B1 (NJ2, critical) opened at 02:00 UTC and never closed; A1 closed; A2 is a warning
+    assert store.query(_rule_sql("hallpulse-critical-open-30m", utc(2026, 11, 23, 2, 29)), readonly=True).rows == []
+    r = store.query(_rule_sql("hallpulse-critical-open-30m", utc(2026, 11, 23, 2, 31)), readonly=True)
+    assert r.columns == ["hall_id", "hall", "city", "open_critical"]
+    assert [tuple(x) for x in r.rows] == [(NJ2, "南京鼓楼营业厅", "南京", 1)]
+
+
+def test_rule_minute_metrics_stopped(store):
+    # the newest minute is 01:16 UTC (09:16 in Shanghai); 02:31 UTC is 10:31 in Shanghai
+    r = store.query(_rule_sql("hallpulse-store-stale", utc(2026, 11, 23, 2, 31)), readonly=True)
+    assert r.columns == ["minutes_since_last"] and r.rows[0][0] == 75
+    # 22:00 in Shanghai: halls are closed, silence is no news
+    assert store.query(_rule_sql("hallpulse-store-stale", utc(2026, 11, 23, 14, 0)), readonly=True).rows[0][0] == 0

@@ -45,8 +45,10 @@ def test_a_forbidden_import_is_detected(tmp_path):
 
 def test_the_composed_settings_fit_what_each_layer_reads():
     from hallpulse.config import Settings
+    from sinks.notify.settings import NotifyConfig
     from sinks.settings import SinkConfig, StoreConfig
     from streams.settings import WorkerConfig
 
     s = Settings()
     assert isinstance(s, WorkerConfig) and isinstance(s, SinkConfig) and isinstance(s, StoreConfig)
+    assert isinstance(s, NotifyConfig)
