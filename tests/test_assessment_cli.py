@@ -64,6 +64,14 @@ def test_table_csv_json(cli, tmp_path):
     assert city["rows"][0]["name"] == "江苏" and city["rows"][0]["halls"] == len(HALLS)
 
 
+def test_publish_refuses_an_unfinished_period_unless_forced(cli):
+    r = cli("publish", "--period", "2099-01", "--by", "质量办张", ok=False)
+    assert r.exit_code != 0 and "has not ended" in r.output and "2099-02-01T00:00:00+08:00" in r.output
+    assert "--force" in r.output
+    out = cli("publish", "--period", "2026-10", "--by", "质量办张").output    # ended: no force needed
+    assert "version 1" in out and "+08:00" in out and "FORCED" not in out
+
+
 def test_xlsx_one_sheet_per_level(cli, tmp_path):
     p = tmp_path / "r.xlsx"
     cli("assess", "--period", "2026-10", "--format", "xlsx", "--out", str(p))
@@ -76,6 +84,34 @@ def test_xlsx_one_sheet_per_level(cli, tmp_path):
     cli("assess", "--period", "2026-10", "--format", "xlsx", "--lang", "en", "--out", str(p_en))
     wb = load_workbook(p_en)
     assert wb.sheetnames[:3] == ["Halls", "Cities", "Provinces"] and wb["Halls"]["A1"].value == "Rank (province)"
+
+
+def test_xlsx_numbers_stay_numbers_in_a_filtered_table(cli, tmp_path):
+    """Percent, one-decimal minutes and two-decimal scores; an Excel table with autofilter;
+    id and name frozen; widths that fit Chinese names; small samples explained in their own
+    column while the points cells stay numeric (empty)."""
+    p = tmp_path / "r.xlsx"
+    cli("assess", "--period", "2026-10", "--format", "xlsx", "--out", str(p))
+    ws = load_workbook(p)["营业厅"]
+    header = [c.value for c in ws[1]]
+    col = {h: i + 1 for i, h in enumerate(header)}
+    assert ws.freeze_panes == "E2" and header[2:4] == ["营业厅编码", "营业厅名称"]
+    [table] = ws.tables.values()
+    assert table.ref == f"A1:{ws.cell(1, len(header)).column_letter}{1 + len(HALLS)}" and table.autoFilter is not None
+    fmt = lambda h: ws.cell(2, col[h]).number_format  # noqa: E731
+    assert fmt("等候时长达标率 (%) 值") == "0.0%" and fmt("平均等候时长 (min) 值") == "0.0"
+    assert fmt("综合得分") == "0.00" and fmt("客户满意度 (pts) 得分") == "0.00" and fmt("有效指标权重") == "0.0%"
+    assert fmt("省内排名") == "0" and fmt("数据质量·数据中断(分钟)") == "0.0"
+    within = ws.cell(2, col["等候时长达标率 (%) 值"]).value
+    assert 0 < within <= 1                                         # a fraction, shown as a percent
+    # every points cell is a number or empty, never text (small samples: test_assessment_store)
+    for name in [h for h in header if h.endswith(" 得分")]:
+        for (cell,) in ws.iter_rows(min_row=2, min_col=col[name], max_col=col[name]):
+            assert cell.value is None or isinstance(cell.value, (int, float)), (name, cell.value)
+    assert "样本说明" in header and "样本不足" not in [c.value for row in ws.iter_rows(min_row=2) for c in row
+                                                      if c.column != col["样本说明"]]
+    names = [ws.cell(r, col["营业厅名称"]).value for r in range(2, ws.max_row + 1)]
+    assert ws.column_dimensions["D"].width >= 2 * max(len(n) for n in names)   # CJK counts twice
 
 
 def test_html_report_zh_and_en(cli, tmp_path):
@@ -107,9 +143,24 @@ def test_publish_appeal_accept_list_and_published_versions(cli):
              "2026-10-08T09:00+08:00..2026-10-08T11:00+08:00", "--reason", "系统故障", "--by", "厅经理李").output.strip()
     assert a1.startswith("AP-") and a2.startswith("AP-") and a1 != a2
 
-    out = cli("appeal", "accept", a1, "--by", "质量办赵", "--reason", "核实").output
-    assert "version 2" in out
-    out = cli("appeal", "reject", a2, "--by", "质量办赵", "--reason", "无故障记录").output
+    # the filer cannot decide; a decider outside config/assessment.toml's reviewers neither
+    r = cli("appeal", "decide", a1, "--accept", "--by", "厅经理王", ok=False)
+    assert r.exit_code != 0 and "must be decided by someone else" in r.output
+    r = cli("appeal", "decide", a1, "--accept", "--by", "路人甲", ok=False)
+    assert r.exit_code != 0 and "not a reviewer" in r.output
+    r = cli("appeal", "decide", a1, "--by", "质量办赵", ok=False)
+    assert r.exit_code != 0 and "--accept or --reject" in r.output
+    # a dry run shows each affected hall before -> after and writes nothing
+    out = cli("appeal", "decide", a1, "--accept", "--by", "质量办赵", "--dry-run").output
+    assert "dry run" in out and "version 2" in out and "JS-NJ-0001" in out and "→" in out
+    assert "综合得分" in out and "省内排名" in out and "+08:00" in out
+    r = cli("appeal", "decide", a1, "--accept", "--by", "厅经理王", "--dry-run", ok=False)
+    assert r.exit_code != 0 and "someone else" in r.output
+    assert "pending" == json.loads(cli("appeal", "list", "--period", "2026-10", "--format", "json").output)[0]["status"]
+
+    out = cli("appeal", "decide", a1, "--accept", "--by", "质量办赵", "--reason", "核实").output
+    assert "version 2" in out and "+08:00" in out
+    out = cli("appeal", "reject", a2, "--by", "质量办赵", "--reason", "无故障记录").output  # the old alias
     assert "rejected" in out
     listed = json.loads(cli("appeal", "list", "--period", "2026-10", "--format", "json").output)
     assert {a["appeal_id"]: a["status"] for a in listed} == {a1: "accepted", a2: "rejected"}
