@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
+import subprocess
 from datetime import date
 
 import pytest
@@ -123,6 +126,12 @@ def test_html_report_zh_and_en(cli, tmp_path):
         assert heading in html
     assert html.count("<svg") == 2 and "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+    # a print layout: A4 landscape; the ranking keeps its points and drops the value and
+    # data-quality columns (they have the xlsx and their own table); the charts side by side
+    assert "@page { size: A4 landscape;" in html and "@media print" in html
+    assert "table.ranking .val, table.ranking .dq { display: none; }" in html
+    assert '<table class="ranking">' in html and html.count('<div class="chart">') == 2
+    assert "生成时间" in html and "+08:00" in html and "UTC" not in html
     en = cli("assess", "--period", "2026-10", "--format", "html", "--lang", "en").output
     assert '<html lang="en">' in en and "Distribution of total scores" in en and "<svg" in en
     assert "综合得分" not in en
@@ -235,3 +244,29 @@ def test_published_version_keeps_its_data_quality(cli):
     v1 = json.loads(cli("assess", "--period", "2026-10", "--format", "json", "--version", "1").output)
     row = next(r for r in v1["rows"] if r["hall_id"] == "JS-NJ-0002")
     assert row["data_quality"]["inferred_calls"] == 9 and row["data_quality"]["silent_minutes"] == 47.5
+
+
+@pytest.mark.browser
+def test_pdf_is_the_report_printed_a4_landscape_with_its_charts(cli, tmp_path):
+    """The 公示 PDF: headless Chromium prints the HTML report on A4 landscape (842 × 595 pt),
+    the charts (inline SVG) and the Chinese text (Noto CJK embedded) included."""
+    from sinks.assessment.pdf import PdfError, find_chromium
+    try:
+        find_chromium()
+    except PdfError as e:
+        pytest.skip(str(e))
+    p = tmp_path / "公示.pdf"
+    cli("assess", "--period", "2026-10", "--format", "pdf", "--out", str(p))
+    data = p.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = re.findall(rb"/Type\s*/Page(?![s\w])", data)
+    assert len(pages) >= 1
+    boxes = {tuple(round(float(x)) for x in m) for m in
+             re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)}
+    assert boxes == {(842, 595)}, boxes                   # A4, landscape, on every page
+    assert re.search(rb"Noto(Sans|Serif)CJK", data), "the Chinese text needs an embedded CJK font"
+    if shutil.which("pdftotext"):                         # poppler-utils, where installed
+        text = subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        for words in ("营业厅服务质量考核", "综合得分分布", "得分最低营业厅的指标得分构成", "南京新街口营业厅", "+08:00"):
+            assert words in text, words

@@ -19,6 +19,7 @@ from rich.table import Table
 from hallpulse.config import Settings
 from sinks.assessment.engine import live_report, published_report
 from sinks.assessment.formats import render_csv, render_json, render_table
+from sinks.assessment.pdf import PdfError, html_to_pdf
 from sinks.assessment.report_html import render_html
 from sinks.assessment.labels import labels
 from sinks.assessment.periods import Period
@@ -33,7 +34,7 @@ from sinks.assessment.xlsx import render_xlsx
 from sinks.migrate import apply_migrations
 from sinks.store import ProxyStore, StoreError, open_store
 
-FORMATS = ("table", "csv", "xlsx", "json", "html")
+FORMATS = ("table", "csv", "xlsx", "json", "html", "pdf")
 
 
 @contextmanager
@@ -99,8 +100,8 @@ def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out
     hall's data-quality figures (inferred calls, expired visits, silent minutes, late
     events; shown, never scored)."""
     p = _period(period)
-    if fmt == "xlsx" and not out and sys.stdout.isatty():
-        raise click.UsageError("--format xlsx needs --out FILE (or redirect stdout)")
+    if fmt in ("xlsx", "pdf") and not out and sys.stdout.isatty():
+        raise click.UsageError(f"--format {fmt} needs --out FILE (or redirect stdout)")
     with _store(settings) as store:  # live results read the versions too (failure flags)
         if version is None:
             report = live_report(store, _scheme(settings), p)
@@ -118,6 +119,11 @@ def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out
         _emit(render_json(report, level), out)
     elif fmt == "xlsx":
         _emit(render_xlsx(report, lang), out)
+    elif fmt == "pdf":  # the 公示: the HTML report printed A4 landscape by headless Chromium
+        try:
+            _emit(html_to_pdf(render_html(report, level, lang)), out)
+        except PdfError as e:
+            raise click.ClickException(str(e)) from None
     else:
         _emit(render_html(report, level, lang), out)
 
