@@ -244,6 +244,7 @@ class AssessmentVersionRow(Row):
     appeals: Str   # JSON
     scheme: Str    # JSON
     results: Str   # JSON
+    forced: U8     # 1 = published before the period ended (publish --force)
 
 
 class AppealRow(Row):

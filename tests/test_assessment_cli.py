@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
+import subprocess
 from datetime import date
 
 import pytest
@@ -64,6 +67,14 @@ def test_table_csv_json(cli, tmp_path):
     assert city["rows"][0]["name"] == "江苏" and city["rows"][0]["halls"] == len(HALLS)
 
 
+def test_publish_refuses_an_unfinished_period_unless_forced(cli):
+    r = cli("publish", "--period", "2099-01", "--by", "质量办张", ok=False)
+    assert r.exit_code != 0 and "has not ended" in r.output and "2099-02-01T00:00:00+08:00" in r.output
+    assert "--force" in r.output
+    out = cli("publish", "--period", "2026-10", "--by", "质量办张").output    # ended: no force needed
+    assert "version 1" in out and "+08:00" in out and "FORCED" not in out
+
+
 def test_xlsx_one_sheet_per_level(cli, tmp_path):
     p = tmp_path / "r.xlsx"
     cli("assess", "--period", "2026-10", "--format", "xlsx", "--out", str(p))
@@ -78,6 +89,34 @@ def test_xlsx_one_sheet_per_level(cli, tmp_path):
     assert wb.sheetnames[:3] == ["Halls", "Cities", "Provinces"] and wb["Halls"]["A1"].value == "Rank (province)"
 
 
+def test_xlsx_numbers_stay_numbers_in_a_filtered_table(cli, tmp_path):
+    """Percent, one-decimal minutes and two-decimal scores; an Excel table with autofilter;
+    id and name frozen; widths that fit Chinese names; small samples explained in their own
+    column while the points cells stay numeric (empty)."""
+    p = tmp_path / "r.xlsx"
+    cli("assess", "--period", "2026-10", "--format", "xlsx", "--out", str(p))
+    ws = load_workbook(p)["营业厅"]
+    header = [c.value for c in ws[1]]
+    col = {h: i + 1 for i, h in enumerate(header)}
+    assert ws.freeze_panes == "E2" and header[2:4] == ["营业厅编码", "营业厅名称"]
+    [table] = ws.tables.values()
+    assert table.ref == f"A1:{ws.cell(1, len(header)).column_letter}{1 + len(HALLS)}" and table.autoFilter is not None
+    fmt = lambda h: ws.cell(2, col[h]).number_format  # noqa: E731
+    assert fmt("等候时长达标率 (%) 值") == "0.0%" and fmt("平均等候时长 (min) 值") == "0.0"
+    assert fmt("综合得分") == "0.00" and fmt("客户满意度 (pts) 得分") == "0.00" and fmt("有效指标权重") == "0.0%"
+    assert fmt("省内排名") == "0" and fmt("数据质量·数据中断(分钟)") == "0.0"
+    within = ws.cell(2, col["等候时长达标率 (%) 值"]).value
+    assert 0 < within <= 1                                         # a fraction, shown as a percent
+    # every points cell is a number or empty, never text (small samples: test_assessment_store)
+    for name in [h for h in header if h.endswith(" 得分")]:
+        for (cell,) in ws.iter_rows(min_row=2, min_col=col[name], max_col=col[name]):
+            assert cell.value is None or isinstance(cell.value, (int, float)), (name, cell.value)
+    assert "样本说明" in header and "样本不足" not in [c.value for row in ws.iter_rows(min_row=2) for c in row
+                                                      if c.column != col["样本说明"]]
+    names = [ws.cell(r, col["营业厅名称"]).value for r in range(2, ws.max_row + 1)]
+    assert ws.column_dimensions["D"].width >= 2 * max(len(n) for n in names)   # CJK counts twice
+
+
 def test_html_report_zh_and_en(cli, tmp_path):
     p = tmp_path / "r.html"
     cli("assess", "--period", "2026-10", "--format", "html", "--out", str(p))
@@ -87,6 +126,12 @@ def test_html_report_zh_and_en(cli, tmp_path):
         assert heading in html
     assert html.count("<svg") == 2 and "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+    # a print layout: A4 landscape; the ranking keeps its points and drops the value and
+    # data-quality columns (they have the xlsx and their own table); the charts side by side
+    assert "@page { size: A4 landscape;" in html and "@media print" in html
+    assert "table.ranking .val, table.ranking .dq { display: none; }" in html
+    assert '<table class="ranking">' in html and html.count('<div class="chart">') == 2
+    assert "生成时间" in html and "+08:00" in html and "UTC" not in html
     en = cli("assess", "--period", "2026-10", "--format", "html", "--lang", "en").output
     assert '<html lang="en">' in en and "Distribution of total scores" in en and "<svg" in en
     assert "综合得分" not in en
@@ -107,9 +152,24 @@ def test_publish_appeal_accept_list_and_published_versions(cli):
              "2026-10-08T09:00+08:00..2026-10-08T11:00+08:00", "--reason", "系统故障", "--by", "厅经理李").output.strip()
     assert a1.startswith("AP-") and a2.startswith("AP-") and a1 != a2
 
-    out = cli("appeal", "accept", a1, "--by", "质量办赵", "--reason", "核实").output
-    assert "version 2" in out
-    out = cli("appeal", "reject", a2, "--by", "质量办赵", "--reason", "无故障记录").output
+    # the filer cannot decide; a decider outside config/assessment.toml's reviewers neither
+    r = cli("appeal", "decide", a1, "--accept", "--by", "厅经理王", ok=False)
+    assert r.exit_code != 0 and "must be decided by someone else" in r.output
+    r = cli("appeal", "decide", a1, "--accept", "--by", "路人甲", ok=False)
+    assert r.exit_code != 0 and "not a reviewer" in r.output
+    r = cli("appeal", "decide", a1, "--by", "质量办赵", ok=False)
+    assert r.exit_code != 0 and "--accept or --reject" in r.output
+    # a dry run shows each affected hall before -> after and writes nothing
+    out = cli("appeal", "decide", a1, "--accept", "--by", "质量办赵", "--dry-run").output
+    assert "dry run" in out and "version 2" in out and "JS-NJ-0001" in out and "→" in out
+    assert "综合得分" in out and "省内排名" in out and "+08:00" in out
+    r = cli("appeal", "decide", a1, "--accept", "--by", "厅经理王", "--dry-run", ok=False)
+    assert r.exit_code != 0 and "someone else" in r.output
+    assert "pending" == json.loads(cli("appeal", "list", "--period", "2026-10", "--format", "json").output)[0]["status"]
+
+    out = cli("appeal", "decide", a1, "--accept", "--by", "质量办赵", "--reason", "核实").output
+    assert "version 2" in out and "+08:00" in out
+    out = cli("appeal", "reject", a2, "--by", "质量办赵", "--reason", "无故障记录").output  # the old alias
     assert "rejected" in out
     listed = json.loads(cli("appeal", "list", "--period", "2026-10", "--format", "json").output)
     assert {a["appeal_id"]: a["status"] for a in listed} == {a1: "accepted", a2: "rejected"}
@@ -184,3 +244,29 @@ def test_published_version_keeps_its_data_quality(cli):
     v1 = json.loads(cli("assess", "--period", "2026-10", "--format", "json", "--version", "1").output)
     row = next(r for r in v1["rows"] if r["hall_id"] == "JS-NJ-0002")
     assert row["data_quality"]["inferred_calls"] == 9 and row["data_quality"]["silent_minutes"] == 47.5
+
+
+@pytest.mark.browser
+def test_pdf_is_the_report_printed_a4_landscape_with_its_charts(cli, tmp_path):
+    """The 公示 PDF: headless Chromium prints the HTML report on A4 landscape (842 × 595 pt),
+    the charts (inline SVG) and the Chinese text (Noto CJK embedded) included."""
+    from sinks.assessment.pdf import PdfError, find_chromium
+    try:
+        find_chromium()
+    except PdfError as e:
+        pytest.skip(str(e))
+    p = tmp_path / "公示.pdf"
+    cli("assess", "--period", "2026-10", "--format", "pdf", "--out", str(p))
+    data = p.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = re.findall(rb"/Type\s*/Page(?![s\w])", data)
+    assert len(pages) >= 1
+    boxes = {tuple(round(float(x)) for x in m) for m in
+             re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)}
+    assert boxes == {(842, 595)}, boxes                   # A4, landscape, on every page
+    assert re.search(rb"Noto(Sans|Serif)CJK", data), "the Chinese text needs an embedded CJK font"
+    if shutil.which("pdftotext"):                         # poppler-utils, where installed
+        text = subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        for words in ("营业厅服务质量考核", "综合得分分布", "得分最低营业厅的指标得分构成", "南京新街口营业厅", "+08:00"):
+            assert words in text, words

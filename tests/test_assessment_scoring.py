@@ -186,3 +186,23 @@ def test_data_quality_is_carried_beside_the_hall_and_never_scored(scheme):
     assert rows["B"]["data_quality"] == {"inferred_calls": 40, "expired_visits": 12, "silent_minutes": 185.5,
                                          "late_events": 300}
     assert rows["A"]["data_quality"] is None
+
+
+def test_coverage_rule_with_the_default_scheme_mystery_shopper_alone_is_not_graded():
+    """domain.md §5: graded only when the indicators with enough sample carry at least half
+    the weight. The hall once ranked #2 优秀 on its mystery-shopper score alone (10 of 100)
+    is not assessed and not ranked; a hall without satisfaction (75 of 100) is graded but
+    flagged as graded on few indicators."""
+    s = load_scheme(SCHEME_FILE)
+    full = {"within_target": 96, "mean_wait": 4, "satisfaction": 96, "complaints": 0, "handle": 90,
+            "abandonment": 1, "audit": 100}
+    only_audit = HallFigures("A", "A", "X", "P", 20, full, {"visits": 20, "csat": 2, "audit": 3})
+    no_csat = HallFigures("B", "B", "X", "P", 500, full, {"visits": 500, "csat": 10, "audit": 3})
+    complete = HallFigures("C", "C", "X", "P", 500, {**full, "within_target": 80},
+                           {"visits": 500, "csat": 50, "audit": 3})
+    res = {h.hall_id: h for h in assess(s, [only_audit, no_csat, complete]).halls}
+    a, b, c = res["A"], res["B"], res["C"]
+    assert a.covered_weight == 0.1 and a.total is None and a.grade is None and a.rank_city is None
+    assert not a.few_indicators                                  # not graded at all: 不参评
+    assert b.covered_weight == 0.75 and b.total == 100.0 and b.grade == "优秀" and b.few_indicators
+    assert c.covered_weight == 1.0 and not c.few_indicators and (b.rank_city, c.rank_city) == (1, 2)

@@ -14,8 +14,9 @@ from sinks.assessment.engine import compute_report, live_report, published_repor
 from sinks.assessment.formats import render_csv, render_json, render_table
 from sinks.assessment.indicators import Exclusions, Interval, hall_figures
 from sinks.assessment.periods import Period
-from sinks.assessment.publication import (accept_appeal, file_appeal, get_appeal, list_appeals, publish,
-                                          reject_appeal)
+from sinks.assessment.preview import change_rows, hall_changes
+from sinks.assessment.publication import (accept_appeal, decide_appeal, file_appeal, get_appeal, list_appeals,
+                                          preview_appeal, publish, reject_appeal)
 from sinks.assessment.report_html import render_html
 from sinks.assessment.scheme import load_scheme
 from sinks.assessment.scoring import assess
@@ -284,3 +285,137 @@ def test_versions_published_before_data_quality_still_render(store, scheme):
     row = next(r for r in json.loads(render_json(new, "hall"))["rows"] if r["hall_id"] == HALL)
     assert row["data_quality"] == {"inferred_calls": 14, "expired_visits": 3, "silent_minutes": 105.0,
                                    "late_events": 60}
+
+
+def test_publishing_an_unfinished_period_is_refused_unless_forced_and_the_force_is_recorded(store, scheme):
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    during = datetime(2026, 10, 24, 10, 0, tzinfo=SH)            # "froze October on the 24th"
+    with pytest.raises(PublicationError, match=r"has not ended: it ends at 2026-11-01T00:00:00\+08:00"):
+        publish(store, scheme, p, "质量办张", now=during)
+    # the last second of October in Shanghai is still October (it is 15:59:59 UTC)
+    with pytest.raises(PublicationError, match="has not ended"):
+        publish(store, scheme, p, "质量办张", now=datetime(2026, 10, 31, 15, 59, 59, tzinfo=timezone.utc))
+    assert list_versions(store, "2026-10") == []
+    v1 = publish(store, scheme, p, "质量办张", "月中预公示", force=True, now=during)
+    stored = get_version(store, "2026-10", 1)
+    assert v1.forced and stored.forced and "forced before the period ended" in stored.reason
+    assert stored.published_at.isoformat() == "2026-10-24T10:00:00+08:00"     # read back in Shanghai time
+    report = published_report(stored)
+    assert report["forced"] is True and "未到期强制公示" in render_table(report, "hall", "zh")
+    assert json.loads(render_json(report, "hall"))["forced"] is True
+
+
+def test_a_period_that_has_ended_publishes_without_force_and_is_not_marked(store, scheme):
+    _seed_october(store)
+    v1 = publish(store, scheme, Period.parse("2026-10"), "质量办张", now=datetime(2026, 11, 1, 0, 0, tzinfo=SH))
+    assert not v1.forced and not get_version(store, "2026-10", 1).forced
+
+
+def test_the_filer_cannot_decide_and_only_reviewers_may(store, scheme):
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    publish(store, scheme, p, "质量办张")
+    a = file_appeal(store, p, HALL, "厅经理王", "恶意评价", survey_id="SV-angry")
+    for decide in (lambda by: accept_appeal(store, a.appeal_id, by),
+                   lambda by: reject_appeal(store, a.appeal_id, by, "no")):
+        with pytest.raises(PublicationError, match="must be decided by someone else"):
+            decide("厅经理王")
+        with pytest.raises(PublicationError, match="must be decided by someone else"):
+            decide(" 厅经理王 ")
+        with pytest.raises(PublicationError, match="required"):
+            decide("  ")
+    with pytest.raises(PublicationError, match="not a reviewer"):
+        decide_appeal(store, a.appeal_id, "accepted", "路人甲", reviewers=["质量办赵"])
+    with pytest.raises(PublicationError, match="preview|someone else"):
+        preview_appeal(store, a.appeal_id, "厅经理王")
+    assert get_appeal(store, a.appeal_id).status == "pending" and len(list_versions(store, "2026-10")) == 1
+    v2 = decide_appeal(store, a.appeal_id, "accepted", "质量办赵", "核实", reviewers=["质量办赵"])
+    assert v2.version == 2 and v2.published_by == "质量办赵"
+
+
+def test_preview_shows_each_changed_hall_before_and_after_and_writes_nothing(store, scheme):
+    _seed_october(store)
+    add_days(store, "JS-NJ-0003", [date(2026, 10, 8)], within_target=150)
+    p = Period.parse("2026-10")
+    publish(store, scheme, p, "质量办张")
+    a = file_appeal(store, p, HALL, "厅经理王", "核心系统故障",
+                    interval=(datetime(2026, 10, 8, 9, 0, tzinfo=SH), datetime(2026, 10, 8, 11, 0, tzinfo=SH)))
+    nxt = preview_appeal(store, a.appeal_id, "质量办赵")
+    changes = {c.hall_id: c for c in hall_changes(nxt.latest.results, nxt.report)}
+    before = {h["hall_id"]: h for h in nxt.latest.results["halls"]}
+    after = {h["hall_id"]: h for h in nxt.report["halls"]}
+    assert HALL in changes and OTHER not in changes or changes[OTHER].rank_province[0] != \
+        changes[OTHER].rank_province[1]
+    c = changes[HALL]
+    assert c.total == (before[HALL]["total"], after[HALL]["total"]) and c.total[1] > c.total[0]
+    assert c.rank_province == (before[HALL]["rank_province"], after[HALL]["rank_province"])
+    for hall_id, ch in changes.items():
+        assert (ch.total, ch.grade) == ((before[hall_id]["total"], after[hall_id]["total"]),
+                                        (before[hall_id]["grade"], after[hall_id]["grade"]))
+    headers, rows = change_rows(list(changes.values()))
+    assert headers[3:] == ["综合得分", "等级", "省内排名", "市内排名"]
+    assert any(" → " in cell for cell in rows[0][3:])
+    # nothing written: still one version, the appeal still pending, and accepting it now
+    # publishes exactly what the preview showed
+    assert len(list_versions(store, "2026-10")) == 1 and get_appeal(store, a.appeal_id).status == "pending"
+    v2 = accept_appeal(store, a.appeal_id, "质量办赵")
+    assert [h["total"] for h in v2.results["halls"]] == [h["total"] for h in nxt.report["halls"]]
+
+
+def test_times_are_read_in_shanghai_with_their_offset(store, scheme):
+    """An appeal filed at 10:00+08:00 reads 10:00+08:00, not 02:00+00:00."""
+    _seed_october(store)
+    p = Period.parse("2026-10")
+    publish(store, scheme, p, "质量办张", now=datetime(2026, 11, 1, 2, 0, tzinfo=timezone.utc))
+    a = file_appeal(store, p, HALL, "厅经理王", "恶意评价", survey_id="SV-angry",
+                    now=datetime(2026, 11, 2, 2, 0, tzinfo=timezone.utc))
+    got = get_appeal(store, a.appeal_id)
+    assert got.filed_at.isoformat() == "2026-11-02T10:00:00+08:00"
+    assert got.as_dict()["filed_at"] == "2026-11-02T10:00:00.000+08:00"
+    v2 = accept_appeal(store, a.appeal_id, "质量办赵", now=datetime(2026, 11, 3, 1, 30, tzinfo=timezone.utc))
+    report = published_report(get_version(store, "2026-10", 2))
+    assert report["published_at"] == "2026-11-03T09:30:00+08:00" and v2.published_at.utcoffset() == timedelta(hours=8)
+    [rec] = report["appeals"]
+    assert rec["filed_at"] == "2026-11-02T10:00:00.000+08:00" and rec["decided_at"] == "2026-11-03T09:30:00.000+08:00"
+    assert "2026-11-03 09:30:00 +08:00" in render_table(report, "hall", "zh")
+    html = render_html(report, "hall", "zh")
+    assert "2026-11-02 10:00:00 +08:00" in html and "+00:00" not in html and "UTC" not in html
+    # a version published before times were kept in Shanghai stored UTC strings: shown in Shanghai too
+    old = get_version(store, "2026-10", 2)
+    old.appeals = [{**old.appeals[0], "filed_at": "2026-11-02T02:00:00+00:00"}]
+    assert published_report(old)["appeals"][0]["filed_at"] == "2026-11-02T10:00:00.000+08:00"
+
+
+def test_reports_flag_halls_graded_on_few_indicators_and_show_the_ungraded(store, scheme):
+    """HALL has 10 customer surveys (< 30): graded on 75 % of the weight, 指标不足. OTHER has
+    20 visits and no audit: only satisfaction (25 %) is usable, so 不参评 and unranked."""
+    add_days(store, HALL, [date(2026, 10, 8)], csat_n=10, csat_sum=92)
+    add_days(store, OTHER, [date(2026, 10, 8)], issued=20, called=20, within_target=19, visits_served=19,
+             transactions=19, handle_ratio_sum=19 * 1.1, abandoned=0, wait_sum_s=20 * 300.0, audit_n=0, audit_sum=0)
+    add_days(store, "JS-NJ-0003", [date(2026, 10, 8)])
+    report = live_report(store, scheme, Period.parse("2026-10"))
+    rows = {r[2]: r for r in csv.reader(io.StringIO(render_csv(report, "hall", "zh")))}
+    header = rows.pop("营业厅编码")
+    at = {h: i for i, h in enumerate(header)}
+    assert rows[HALL][at["指标覆盖"]] == "指标不足" and rows[HALL][at["有效指标权重"]] == "75.0"
+    assert rows[HALL][at["等级"]] in ("优秀", "良好", "合格", "不合格") and rows[HALL][at["省内排名"]]
+    assert rows[OTHER][at["等级"]] == "不参评" and rows[OTHER][at["指标覆盖"]] == "不参评"
+    assert rows[OTHER][at["省内排名"]] == "" and rows["JS-NJ-0003"][at["指标覆盖"]] == ""
+    assert "指标不足" in render_table(report, "hall", "zh") and "few indicators" in render_table(report, "hall", "en")
+    doc = {r["hall_id"]: r for r in json.loads(render_json(report, "hall"))["rows"]}
+    assert doc[HALL]["few_indicators"] is True and doc[HALL]["covered_weight"] == 0.75
+    assert doc[OTHER]["grade"] is None and doc[OTHER]["covered_weight"] == 0.25
+
+    html = render_html(report, "hall", "zh")
+    assert 'id="coverage-note"' in html and "指标不足: 1 · 不参评: 1" in html
+    assert '<tr class="few">' in html and '<tr class="ungraded">' in html
+
+    ws = load_workbook(io.BytesIO(render_xlsx(report, "zh")))["营业厅"]
+    header = [c.value for c in ws[1]]
+    by_hall = {r[2]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert by_hall[HALL]["客户满意度 (pts) 得分"] is None                      # empty, not "样本不足"
+    assert by_hall[HALL]["样本说明"] == "样本不足: 客户满意度 10/30"
+    assert by_hall[HALL]["指标覆盖"] == "指标不足" and by_hall[HALL]["有效指标权重"] == 0.75
+    assert by_hall[OTHER]["样本说明"].startswith("样本不足: 等候时长达标率 20/100")
+    assert by_hall["JS-NJ-0003"]["样本说明"] is None

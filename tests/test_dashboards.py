@@ -212,11 +212,11 @@ def replacing_tables() -> set[str]:
     return names
 
 
-def test_there_are_the_two_dashboards():
+def test_there_are_the_three_dashboards():
     names = {p.name for p in DASHBOARD_FILES}
-    assert {"hall-live.json", "city-overview.json"} <= names
+    assert {"hall-live.json", "city-overview.json", "assessment.json"} <= names
     titles = {load(p)["title"] for p in DASHBOARD_FILES}
-    assert {"厅店实时 Hall live", "城市总览 City overview"} <= titles
+    assert {"厅店实时 Hall live", "城市总览 City overview", "考核 Assessment"} <= titles
 
 
 def test_dashboard_uids_are_unique():
@@ -387,6 +387,49 @@ HOURS = [
 ]
 
 
+# ---- published assessments (the assessment dashboard) -----------------------------------
+
+def _assessment_versions() -> tuple[list[dict], dict]:
+    """Versions of 2026-11 as ``publish`` writes them: the real scoring on four halls, then
+    a version 2 (an accepted appeal) in which NJ2 scores better. SZ2 has too little data to
+    be graded (不参评); SZ1 lacks satisfaction surveys, so it is graded on few indicators.
+    And an older period whose figures must not show."""
+    from sinks.assessment.scheme import load_scheme
+    from sinks.assessment.scoring import HallFigures, assess
+
+    scheme = load_scheme(ROOT / "config" / "assessment.toml")
+    full = {"within_target": 90.0, "mean_wait": 6.0, "satisfaction": 92.0, "complaints": 1.0, "handle": 110.0,
+            "abandonment": 3.0, "audit": 90.0}
+    enough = {"visits": 500, "csat": 60, "audit": 2}
+
+    def fig(hall, name, city, issued, values, samples):
+        return HallFigures(hall, name, city, "江苏", issued, {**full, **values}, {**enough, **samples})
+
+    def results(nj2_within: float) -> dict:
+        return assess(scheme, [
+            fig(NJ1, "南京新街口营业厅", "南京", 600, {}, {"visits": 600}),
+            fig(NJ2, "南京鼓楼营业厅", "南京", 400, {"within_target": nj2_within, "satisfaction": 75.0},
+                {"visits": 400}),
+            fig(SZ1, "苏州观前营业厅", "苏州", 300, {"within_target": 95.0}, {"visits": 300, "csat": 5}),
+            fig(SZ2, "苏州园区营业厅", "苏州", 30, {}, {"visits": 30, "audit": 0}),
+        ]).as_dict()
+
+    v1, v2 = results(62.0), results(94.0)
+    row = dict(period="2026-11", appeals="[]", scheme=json.dumps(scheme.model_dump(), ensure_ascii=False))
+    return [
+        dict(row, version=1, version_id="a", published_at=utc(2026, 12, 1, 2), published_by="质量办张",
+             reason="initial publication", results=json.dumps(v1, ensure_ascii=False)),
+        dict(row, version=2, version_id="b", published_at=utc(2026, 12, 3, 1, 30), published_by="质量办赵",
+             reason="appeal AP-1 accepted", appeal_ids=["AP-1"], results=json.dumps(v2, ensure_ascii=False)),
+        dict(row, period="2026-10", version=1, version_id="c", published_at=utc(2026, 10, 24, 2), forced=1,
+             published_by="质量办张", reason="forced", results=json.dumps(results(10.0), ensure_ascii=False)),
+    ], v2
+
+
+PERIOD = "2026-11"
+VERSIONS, LATEST_RESULTS = _assessment_versions()
+
+
 def insert(store, table: str, rows: list[dict]) -> None:
     cols = store.query(
         "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
@@ -430,6 +473,7 @@ def store(tmp_path_factory):
         insert(st, "alerts", ALERTS)
         insert(st, "day_metrics", DAYS)
         insert(st, "hour_metrics", HOURS)
+        insert(st, "assessment_versions", VERSIONS)
         yield st
     finally:
         st.close()
@@ -472,7 +516,7 @@ def test_every_panel_query_runs(store, path, panel_id, ref):
     dash = load(path)
     p = next(p for p in all_panels(dash) if p["id"] == panel_id)
     t = next(t for t in p["targets"] if t["refId"] == ref)
-    base = {**default_values(dash), "hall": NJ1}
+    base = {**default_values(dash), "hall": NJ1, "period": PERIOD}
     for variables in (base, {**base, "city": ["南京"], "category": "consult"}, {**base, "city": ["苏州"]}):
         for interval_s in (60, 3600):
             r = run(store, t["rawSql"], variables, interval_s=interval_s)
@@ -493,6 +537,8 @@ def test_variable_queries_run(store, path):
             continue
         r = run(store, v["query"]["rawSql"], values)
         assert r.rows, f"variable ${v['name']} offers nothing"
+        if v["name"] == "period":
+            assert [x[0] for x in r.rows] == ["2026-11", "2026-10"]   # the newest first
         if v["name"] == "city":
             assert [x[0] for x in r.rows] == ["南京", "苏州"]
         if v["name"] == "hall":
@@ -767,3 +813,76 @@ def test_rule_minute_metrics_stopped(store):
     assert r.columns == ["minutes_since_last"] and r.rows[0][0] == 75
     # 22:00 in Shanghai: halls are closed, silence is no news
     assert store.query(_rule_sql("hallpulse-store-stale", utc(2026, 11, 23, 14, 0)), readonly=True).rows[0][0] == 0
+
+
+ASSESS = load(DASH_DIR / "assessment.json")
+
+
+def test_assessment_headline_is_the_latest_version_of_the_period(store):
+    d, halls = ASSESS, {h["hall_id"]: h for h in LATEST_RESULTS["halls"]}
+    graded = [h for h in halls.values() if h["total"] is not None]
+    weighted = sum(h["total"] * h["issued"] for h in graded) / sum(h["issued"] for h in graded)
+    assert one(run_panel(store, d, "综合得分 Score (volume-weighted)", period=PERIOD))[0] == pytest.approx(weighted,
+                                                                                                          abs=0.01)
+    assert weighted == pytest.approx(LATEST_RESULTS["provinces"][0]["total"], abs=0.01)  # = the report's province
+    assert one(run_panel(store, d, "参评营业厅 Graded halls", period=PERIOD)) == (3, 4)
+    assert one(run_panel(store, d, "指标不足 Graded on few indicators", period=PERIOD)) == (1, 1)
+    assert one(run_panel(store, d, "公示版本 Published version", period=PERIOD)) == (2, "2026-12-03 09:30", "")
+    assert one(run_panel(store, d, "公示版本 Published version", period="2026-10"))[2] == "强制 forced"
+    nanjing = [h for h in graded if h["city"] == "南京"]
+    assert one(run_panel(store, d, "综合得分 Score (volume-weighted)", period=PERIOD, city=["南京"]))[0] == \
+        pytest.approx(sum(h["total"] * h["issued"] for h in nanjing) / sum(h["issued"] for h in nanjing), abs=0.01)
+
+
+def test_assessment_ranking_grades_and_cities(store):
+    d, halls = ASSESS, {h["hall_id"]: h for h in LATEST_RESULTS["halls"]}
+    rows = run_panel(store, d, "营业厅排名 Hall ranking", period=PERIOD).dicts()
+    assert [r["厅号 hall id"] for r in rows] == [h["hall_id"] for h in LATEST_RESULTS["halls"]]  # the report's order
+    for r in rows:
+        h = halls[r["厅号 hall id"]]
+        assert (r["省内排名 rank"], r["市内排名 city rank"], r["综合得分 score"]) == \
+            (h["rank_province"], h["rank_city"], h["total"])
+    by = {r["厅号 hall id"]: r for r in rows}
+    assert by[SZ2]["等级 grade"] == "不参评" and by[SZ2]["省内排名 rank"] is None
+    assert by[SZ1]["指标覆盖 coverage"] == "指标不足" and by[SZ1]["有效权重 weight covered"] == 0.75
+    assert by[NJ1]["指标覆盖 coverage"] == "" and by[NJ1]["等级 grade"] == halls[NJ1]["grade"]
+    v1 = {h["hall_id"]: h for h in json.loads(VERSIONS[0]["results"])["halls"]}
+    assert by[NJ2]["综合得分 score"] == halls[NJ2]["total"] > v1[NJ2]["total"]   # version 2, not 1
+
+    grades = dict(run_panel(store, d, "等级分布 Grade distribution", period=PERIOD).rows)
+    expected = {}
+    for h in halls.values():
+        expected[h["grade"] or "不参评"] = expected.get(h["grade"] or "不参评", 0) + 1
+    assert grades == expected and grades["不参评"] == 1
+
+    cities = {r["城市 city"]: r for r in run_panel(store, d, "各市得分 Scores by city", period=PERIOD).dicts()}
+    for c in LATEST_RESULTS["cities"]:
+        got = cities[c["name"]]
+        assert (got["营业厅 halls"], got["参评 graded"]) == (c["halls"], c["graded_halls"])
+        assert got["综合得分 score"] == pytest.approx(c["total"], abs=0.01)
+        assert {g: got[g] for g in c["grade_counts"]} == c["grade_counts"]
+    assert cities["苏州"]["指标不足 few"] == 1
+    assert list(cities) == sorted(cities, key=lambda k: -cities[k]["综合得分 score"])
+    assert [r["城市 city"] for r in run_panel(store, d, "各市得分 Scores by city", period=PERIOD,
+                                             city=["苏州"]).dicts()] == ["苏州"]
+
+
+def test_assessment_indicator_breakdown(store):
+    d, halls = ASSESS, {h["hall_id"]: h for h in LATEST_RESULTS["halls"]}
+    scheme = json.loads(VERSIONS[0]["scheme"])
+    labels = {"within_target": "等候时长达标率 within target", "satisfaction": "客户满意度 satisfaction",
+              "audit": "暗访明查 mystery shopper"}
+    rows = {r["营业厅 hall"]: r for r in run_panel(store, d, "指标得分·营业厅 Indicator points by hall",
+                                                     period=PERIOD).dicts()}
+    assert len(rows) == 4 and {i["key"] for i in scheme["indicators"]} == {
+        "within_target", "mean_wait", "satisfaction", "complaints", "handle", "abandonment", "audit"}
+    for h in halls.values():
+        for i in h["indicators"]:
+            if i["key"] in labels:
+                got = rows[h["name"]][labels[i["key"]]]
+                assert got == (None if i["small_sample"] else pytest.approx(i["points"], abs=0.01)), (h["name"], i)
+    assert rows["苏州观前营业厅"]["客户满意度 satisfaction"] is None          # too few surveys: empty, not 0
+    by_city = {r["城市 city"]: r for r in run_panel(store, d, "指标得分·各市 Indicator points by city",
+                                                      period=PERIOD).dicts()}
+    nj = [next(i for i in halls[h]["indicators"] if i["key"] == "within_target")["points"] for h in (NJ1, NJ2)]
+    assert by_city["南京"]["等候时长达标率 within target"] == pytest.approx(sum(nj) / 2, abs=0.01)

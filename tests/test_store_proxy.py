@@ -130,8 +130,9 @@ def test_the_cli_reads_publishes_and_appeals_through_the_proxy(sink):
              "--reason", "恶意评价", "--by", "厅经理王").output.strip()
     a2 = cli("appeal", "--period", "2026-10", "--hall", "JS-NJ-0002", "--exclude",
              "2026-10-08T09:00+08:00..2026-10-08T11:00+08:00", "--reason", "系统故障", "--by", "厅经理李").output.strip()
-    assert "version 2" in cli("appeal", "accept", a1, "--by", "质量办赵").output
-    assert "rejected" in cli("appeal", "reject", a2, "--by", "质量办赵", "--reason", "无故障记录").output
+    assert "→" in cli("appeal", "decide", a1, "--accept", "--by", "质量办赵", "--dry-run").output
+    assert "version 2" in cli("appeal", "decide", a1, "--accept", "--by", "质量办赵").output
+    assert "rejected" in cli("appeal", "decide", a2, "--reject", "--by", "质量办赵", "--reason", "无故障记录").output
     listed = json.loads(cli("appeal", "list", "--period", "2026-10", "--format", "json").output)
     assert {a["appeal_id"]: a["status"] for a in listed} == {a1: "accepted", a2: "rejected"}
     v2 = json.loads(cli("assess", "--period", "2026-10", "--format", "json", "--version", "2").output)

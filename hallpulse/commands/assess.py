@@ -19,19 +19,22 @@ from rich.table import Table
 from hallpulse.config import Settings
 from sinks.assessment.engine import live_report, published_report
 from sinks.assessment.formats import render_csv, render_json, render_table
+from sinks.assessment.pdf import PdfError, html_to_pdf
 from sinks.assessment.report_html import render_html
 from sinks.assessment.labels import labels
 from sinks.assessment.periods import Period
-from sinks.assessment.publication import accept_appeal, file_appeal, list_appeals, reject_appeal
+from sinks.assessment.preview import change_rows, hall_changes
+from sinks.assessment.publication import decide_appeal, file_appeal, get_appeal, list_appeals, preview_appeal
 from sinks.assessment.publication import publish as publish_period
 from sinks.assessment.rows import LEVELS
 from sinks.assessment.scheme import load_scheme
+from sinks.assessment.times import local_iso
 from sinks.assessment.versions import PublicationError, get_version, list_versions
 from sinks.assessment.xlsx import render_xlsx
 from sinks.migrate import apply_migrations
 from sinks.store import ProxyStore, StoreError, open_store
 
-FORMATS = ("table", "csv", "xlsx", "json", "html")
+FORMATS = ("table", "csv", "xlsx", "json", "html", "pdf")
 
 
 @contextmanager
@@ -97,8 +100,8 @@ def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out
     hall's data-quality figures (inferred calls, expired visits, silent minutes, late
     events; shown, never scored)."""
     p = _period(period)
-    if fmt == "xlsx" and not out and sys.stdout.isatty():
-        raise click.UsageError("--format xlsx needs --out FILE (or redirect stdout)")
+    if fmt in ("xlsx", "pdf") and not out and sys.stdout.isatty():
+        raise click.UsageError(f"--format {fmt} needs --out FILE (or redirect stdout)")
     with _store(settings) as store:  # live results read the versions too (failure flags)
         if version is None:
             report = live_report(store, _scheme(settings), p)
@@ -116,6 +119,11 @@ def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out
         _emit(render_json(report, level), out)
     elif fmt == "xlsx":
         _emit(render_xlsx(report, lang), out)
+    elif fmt == "pdf":  # the 公示: the HTML report printed A4 landscape by headless Chromium
+        try:
+            _emit(html_to_pdf(render_html(report, level, lang)), out)
+        except PdfError as e:
+            raise click.ClickException(str(e)) from None
     else:
         _emit(render_html(report, level, lang), out)
 
@@ -124,14 +132,17 @@ def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out
 @click.option("--period", required=True)
 @click.option("--by", "by", required=True, help="Who publishes (recorded).")
 @click.option("--reason", default="", help="Note recorded with the version.")
+@click.option("--force", is_flag=True,
+              help="Publish a period that has not ended yet (Asia/Shanghai); the version records it.")
 @click.pass_obj
-def publish(settings: Settings, period: str, by: str, reason: str) -> None:
-    """Freeze a period's results as version 1 (结果公示)."""
+def publish(settings: Settings, period: str, by: str, reason: str, force: bool) -> None:
+    """Freeze a period's results as version 1 (结果公示), once the period has ended."""
     p = _period(period)
     with _store(settings) as store:
-        info = publish_period(store, _scheme(settings), p, by, reason)
+        info = publish_period(store, _scheme(settings), p, by, reason, force=force)
     click.echo(f"published {info.period} version {info.version} "
-               f"({len(info.results['halls'])} halls) by {info.published_by} at {info.published_at.isoformat()}")
+               f"({len(info.results['halls'])} halls) by {info.published_by} at {local_iso(info.published_at)}"
+               + (f" -- FORCED before the period ended at {local_iso(p.ends_at)} (recorded)" if info.forced else ""))
 
 
 def _interval(text: str) -> tuple[datetime, datetime]:
@@ -157,7 +168,7 @@ def _interval(text: str) -> tuple[datetime, datetime]:
 def appeal(ctx: click.Context, period: str | None, hall_id: str | None, exclude: str | None,
            survey_id: str | None, reason: str | None, by: str | None) -> None:
     """File an appeal (申诉) against a published period, or manage appeals:
-    accept, reject, list."""
+    decide (--accept | --reject, --dry-run), list."""
     if ctx.invoked_subcommand is not None:
         return
     missing = [n for n, v in (("--period", period), ("--hall", hall_id), ("--reason", reason), ("--by", by)) if not v]
@@ -172,29 +183,79 @@ def appeal(ctx: click.Context, period: str | None, hall_id: str | None, exclude:
     click.echo(a.appeal_id)
 
 
-@appeal.command("accept")
+def _decide(settings: Settings, appeal_id: str, decision: str, by: str, reason: str, dry_run: bool,
+            lang: str = "zh") -> None:
+    reviewers = _scheme(settings).appeals.reviewers
+    with _store(settings) as store:
+        if dry_run:
+            a = get_appeal(store, appeal_id)
+            if decision == "rejected":
+                preview_appeal(store, appeal_id, by, reviewers)  # the same checks, nothing written
+                click.echo(f"dry run: rejecting appeal {appeal_id} publishes nothing; no hall changes")
+                return
+            nxt = preview_appeal(store, appeal_id, by, reviewers)
+            changes = hall_changes(nxt.latest.results, nxt.report)
+            click.echo(f"dry run: accepting appeal {appeal_id} ({a.hall_id}, {a.reason}; filed by {a.filed_by} "
+                       f"at {local_iso(a.filed_at)}) would publish {a.period} version {nxt.latest.version + 1} "
+                       f"after version {nxt.latest.version}; nothing is written.")
+            click.echo(f"{len(changes)} hall(s) change (appeals applied, and any data that arrived since "
+                       f"version {nxt.latest.version}):")
+            if changes:
+                headers, rows = change_rows(changes, lang)
+                t = Table(show_lines=False)
+                for h in headers:
+                    t.add_column(h, no_wrap=True)
+                for r in rows:
+                    t.add_row(*r)
+                Console(width=200).print(t)
+            return
+        out = decide_appeal(store, appeal_id, decision, by, reason, reviewers)
+    if decision == "accepted":
+        click.echo(f"appeal {appeal_id} accepted by {out.published_by}; published {out.period} version "
+                   f"{out.version} at {local_iso(out.published_at)} (appeals applied: {', '.join(out.appeal_ids)})")
+    else:
+        click.echo(f"appeal {out.appeal_id} rejected by {out.decided_by} at {local_iso(out.decided_at)}")
+
+
+@appeal.command("decide")
+@click.argument("appeal_id")
+@click.option("--accept", "decision", flag_value="accepted", help="Accept: publish the next version.")
+@click.option("--reject", "decision", flag_value="rejected", help="Reject (logged; no new version).")
+@click.option("--by", "by", required=True,
+              help="Who decides: a reviewer of config/assessment.toml [appeals], never the filer.")
+@click.option("--reason", default="", help="Why (recorded; required to reject).")
+@click.option("--dry-run", is_flag=True,
+              help="Show each affected hall's score, grade and ranks before -> after; write nothing.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.pass_obj
+def appeal_decide(settings: Settings, appeal_id: str, decision: str | None, by: str, reason: str, dry_run: bool,
+                  lang: str) -> None:
+    """Decide an appeal: --accept publishes the next version without the excluded data,
+    --reject logs it. Refused when --by filed the appeal or is not a reviewer."""
+    if decision is None:
+        raise click.UsageError("give --accept or --reject")
+    _decide(settings, appeal_id, decision, by, reason, dry_run, lang)
+
+
+@appeal.command("accept", hidden=True)
 @click.argument("appeal_id")
 @click.option("--by", "by", required=True)
 @click.option("--reason", default="", help="Why it is accepted (recorded).")
+@click.option("--dry-run", is_flag=True)
 @click.pass_obj
-def appeal_accept(settings: Settings, appeal_id: str, by: str, reason: str) -> None:
-    """Accept an appeal: publish the next version without the excluded data."""
-    with _store(settings) as store:
-        info = accept_appeal(store, appeal_id, by, reason)
-    click.echo(f"appeal {appeal_id} accepted; published {info.period} version {info.version} "
-               f"(appeals applied: {', '.join(info.appeal_ids)})")
+def appeal_accept(settings: Settings, appeal_id: str, by: str, reason: str, dry_run: bool) -> None:
+    """Alias of ``appeal decide ID --accept``."""
+    _decide(settings, appeal_id, "accepted", by, reason, dry_run)
 
 
-@appeal.command("reject")
+@appeal.command("reject", hidden=True)
 @click.argument("appeal_id")
 @click.option("--by", "by", required=True)
 @click.option("--reason", required=True, help="Why it is rejected (recorded).")
 @click.pass_obj
 def appeal_reject(settings: Settings, appeal_id: str, by: str, reason: str) -> None:
-    """Reject an appeal (logged; no new version)."""
-    with _store(settings) as store:
-        a = reject_appeal(store, appeal_id, by, reason)
-    click.echo(f"appeal {a.appeal_id} rejected by {a.decided_by}")
+    """Alias of ``appeal decide ID --reject``."""
+    _decide(settings, appeal_id, "rejected", by, reason, False)
 
 
 @appeal.command("list")
@@ -217,10 +278,9 @@ def appeal_list(settings: Settings, period: str, fmt: str, lang: str) -> None:
         t.add_column(h, overflow="fold")
     for a in appeals:
         what = (f"{L['survey']} {a.survey_id}" if a.kind == "survey"
-                else f"{a.exclude_from.isoformat()} .. {a.exclude_to.isoformat()}")
-        t.add_row(a.appeal_id, a.hall_id, what, a.reason, a.filed_by, a.filed_at.isoformat(timespec="seconds"),
-                  L[f"status.{a.status}"], a.decided_by,
-                  a.decided_at.isoformat(timespec="seconds") if a.decided_at else "",
+                else f"{local_iso(a.exclude_from)} .. {local_iso(a.exclude_to)}")
+        t.add_row(a.appeal_id, a.hall_id, what, a.reason, a.filed_by, local_iso(a.filed_at),
+                  L[f"status.{a.status}"], a.decided_by, local_iso(a.decided_at),
                   str(a.decided_version or ""))
     Console(width=200).print(t)
 

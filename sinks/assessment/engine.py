@@ -6,12 +6,13 @@ freezes (as JSON), so a live assessment and a published one look the same.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sinks.assessment.indicators import Exclusions, hall_figures
 from sinks.assessment.periods import Period
 from sinks.assessment.scheme import Scheme
 from sinks.assessment.scoring import assess, score_hall
+from sinks.assessment.times import local_iso, now_shanghai
+
+APPEAL_TIMES = ("exclude_from", "exclude_to", "filed_at", "decided_at")
 from sinks.assessment.versions import VersionInfo, latest_version
 from sinks.store import Store
 
@@ -42,7 +43,7 @@ def compute_report(store: Store, scheme: Scheme, period: Period, exclusions: Exc
         "kind": period.kind,
         "from_day": period.from_day.isoformat(),
         "to_day": period.to_day.isoformat(),
-        "computed_at": datetime.now(timezone.utc).isoformat(),
+        "computed_at": now_shanghai().isoformat(timespec="seconds"),
         "exclusions": exclusions.as_dict(),
         "sums": {f.hall_id: f.sums for f in figures},
         **result.as_dict(),
@@ -52,7 +53,7 @@ def compute_report(store: Store, scheme: Scheme, period: Period, exclusions: Exc
 def live_report(store: Store, scheme: Scheme, period: Period) -> dict:
     """The unpublished assessment, as it would be published now (no appeal applied)."""
     report = compute_report(store, scheme, period)
-    report.update(version=None, published_at=None, published_by=None, reason="", appeals=[],
+    report.update(version=None, published_at=None, published_by=None, reason="", appeals=[], forced=False,
                   scheme=scheme.model_dump())
     return report
 
@@ -60,8 +61,13 @@ def live_report(store: Store, scheme: Scheme, period: Period) -> dict:
 def published_report(info: VersionInfo) -> dict:
     """A published version as a report dict (the frozen results plus who/when/why)."""
     report = dict(info.results)
+    # versions published before times were kept in Asia/Shanghai hold UTC strings
+    appeals = [{**a, **{k: local_iso(a[k], "milliseconds") or None for k in APPEAL_TIMES if k in a}}
+               for a in info.appeals]
+    if report.get("computed_at"):
+        report["computed_at"] = local_iso(report["computed_at"])
     report.update(version=info.version, published_at=info.published_at.isoformat(),
-                  published_by=info.published_by, reason=info.reason, appeals=info.appeals,
+                  published_by=info.published_by, reason=info.reason, forced=info.forced, appeals=appeals,
                   scheme=info.scheme)
     return report
 

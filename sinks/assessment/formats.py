@@ -12,13 +12,16 @@ from rich.table import Table
 from sinks.assessment.labels import labels
 from sinks.assessment.periods import Period
 from sinks.assessment.rows import cells, machine_rows
+from sinks.assessment.times import local_text
 
 
 def state(report: dict, lang: str) -> str:
     """Which results these are: a published version (who, when) or a live computation."""
     L = labels(lang)
     if report.get("version"):
-        return f"{L['version']} {report['version']} · {L['published']} {report['published_at'][:19]} · {report['published_by']}"
+        forced = f" · {L['forced']}" if report.get("forced") else ""
+        return (f"{L['version']} {report['version']} · {L['published']} {local_text(report['published_at'])} · "
+                f"{report['published_by']}{forced}")
     return L["live"]
 
 
@@ -65,7 +68,7 @@ def render_csv(report: dict, level: str, lang: str) -> str:
 
 def render_json(report: dict, level: str) -> str:
     doc = {k: report.get(k) for k in ("period", "kind", "from_day", "to_day", "version", "published_at",
-                                      "published_by", "reason", "computed_at")}
+                                      "published_by", "reason", "forced", "computed_at")}
     doc.update(level=level, appeals=report.get("appeals", []), exclusions=report.get("exclusions"),
                scheme=report["scheme"], rows=machine_rows(report, level))
     return json.dumps(doc, ensure_ascii=False, indent=2)

@@ -24,6 +24,10 @@ LABELS = {
         "direction.higher": "越高越好", "direction.lower": "越低越好",
         "grades": "等级划分", "generated": "生成时间", "none": "无",
         "interval": "时段", "survey": "评价", "indicator": "指标",
+        "coverage": "有效指标权重", "coverage_note": "指标覆盖", "few_indicators": "指标不足",
+        "not_graded": "不参评", "sample_notes": "样本说明", "forced": "未到期强制公示",
+        "coverage.note": ("有效指标权重 = 样本充足的指标在考核方案中的权重之和。低于 {min:.0%} 的营业厅不参评、不排名；"
+                          "参评但低于 {few:.0%} 的标为“指标不足”：其得分只反映少数指标。"),
         "status": "状态", "status.pending": "待审核", "status.accepted": "已采纳", "status.rejected": "已驳回",
         # data quality (domain.md §3): beside each hall, never scored
         "data_quality": "数据质量",
@@ -57,6 +61,11 @@ LABELS = {
         "direction.higher": "higher is better", "direction.lower": "lower is better",
         "grades": "Grades", "generated": "Generated", "none": "none",
         "interval": "interval", "survey": "survey", "indicator": "Indicator",
+        "coverage": "Weight covered", "coverage_note": "Coverage", "few_indicators": "few indicators",
+        "not_graded": "not assessed", "sample_notes": "Sample notes", "forced": "forced before the period ended",
+        "coverage.note": ("Weight covered = the scheme weight of the indicators with enough sample. Halls below "
+                          "{min:.0%} are not assessed and not ranked; graded halls below {few:.0%} are marked "
+                          "'few indicators': their score rests on few indicators."),
         "status": "Status", "status.pending": "pending", "status.accepted": "accepted", "status.rejected": "rejected",
         "data_quality": "Data quality",
         "dq.inferred_calls": "Inferred calls", "dq.expired_visits": "Expired visits",

@@ -74,6 +74,8 @@ class AppealRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window_days: int = Field(default=10, ge=0)
+    # Who may decide appeals (appeal decide --by). Empty: anyone but the appeal's filer.
+    reviewers: list[str] = Field(default_factory=list)
 
 
 class Scheme(BaseModel):
@@ -84,6 +86,9 @@ class Scheme(BaseModel):
     # A hall is graded only when its indicators with enough sample carry at least this share
     # of the scheme's weight; otherwise it is listed as not assessed (不参评, domain.md §5).
     min_graded_weight_share: float = Field(default=0.5, gt=0, le=1)
+    # A graded hall whose indicators with enough sample carry less than this share of the
+    # weight is flagged 指标不足 in every report: graded, but on few indicators.
+    few_indicators_below: float = Field(default=0.8, gt=0, le=1)
     failures: FailureRules = FailureRules()
     appeals: AppealRules = AppealRules()
 

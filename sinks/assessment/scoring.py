@@ -70,6 +70,10 @@ class HallResult:
     flag: str = ""
     previous_grades: list[str | None] = field(default_factory=list)
     data_quality: dict[str, float] | None = None  # copied from HallFigures.quality, never scored
+    # Share (0..1) of the scheme's weight carried by indicators with enough sample; the hall
+    # is graded only at min_graded_weight_share or more, and flagged below few_indicators_below.
+    covered_weight: float = 1.0
+    few_indicators: bool = False
 
     def indicator(self, key: str) -> IndicatorScore | None:
         return next((i for i in self.indicators if i.key == key), None)
@@ -147,13 +151,20 @@ def score_hall(scheme: Scheme, fig: HallFigures) -> HallResult:
         scores.append(IndicatorScore(ind.key, v, n, sm, w, pts))
     total = grade = grade_en = None
     failing = False
-    if usable_weight > 0 and usable_weight >= scheme.min_graded_weight_share * sum(i.weight for i in inds):
+    scheme_weight = sum(i.weight for i in inds)
+    covered = round(usable_weight / scheme_weight, 4)
+    # The coverage rule (domain.md §5): graded only when the indicators with enough sample
+    # carry at least half the weight. A hall with its mystery-shopper score alone (10 %)
+    # is listed as not assessed (不参评) and not ranked.
+    graded = usable_weight > 0 and usable_weight >= scheme.min_graded_weight_share * scheme_weight
+    if graded:
         total = round(sum(s.points for s in scores), 2)
         g = scheme.grade_for(total)
         grade, grade_en, failing = g.name_zh, g.name_en, g.failing
     return HallResult(fig.hall_id, fig.name, fig.name_en, fig.city, fig.province, int(fig.issued),
                       scores, total, grade, grade_en, failing,
-                      data_quality=dict(fig.quality) if fig.quality is not None else None)
+                      data_quality=dict(fig.quality) if fig.quality is not None else None,
+                      covered_weight=covered, few_indicators=graded and usable_weight < scheme.few_indicators_below * scheme_weight)
 
 
 def competition_ranks(values: Sequence[float | None]) -> list[int | None]:
