@@ -24,6 +24,8 @@ def pytest_collection_modifyitems(items):
         if "tests/chaos/" in str(item.fspath):
             item.add_marker(pytest.mark.chaos)
             item.add_marker(pytest.mark.integration)
+            # a trial feeds 25,000-220,000 events through one worker on 2 cores
+            item.add_marker(pytest.mark.timeout(1800))
 
 
 def pytest_terminal_summary(terminalreporter):
