@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from hallpulse import kafka_local
@@ -22,10 +20,7 @@ def worker(settings, loglevel: str) -> None:
 
     from streams.app import create_app
 
-    if not kafka_local.broker_ready(settings.kafka.servers):
-        hint = "start it with: hallpulse kafka up" if settings.kafka.uses_local_broker else "check KAFKA_BOOTSTRAP"
-        click.echo(f"error: no Kafka broker answers at {settings.kafka.servers}; {hint}", err=True)
-        sys.exit(1)
+    kafka_local.require_broker(settings)
     app, state = create_app(settings)
     # the changelogs too, before the consumer subscribes (see ensure_topics)
     kafka_local.ensure_topics(settings, changelogs=[t.changelog_topic.get_topic_name() for t in app.tables.values()])
