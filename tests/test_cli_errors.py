@@ -31,6 +31,9 @@ def isolated(tmp_path, monkeypatch):
         if key.startswith("HALLPULSE") or key in ("KAFKA_BOOTSTRAP", "CLICKHOUSE_URL"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HALLPULSE__VAR_DIR", str(tmp_path / "var"))
+    # `--config` sets HALLPULSE_CONFIG in this process: have monkeypatch take it away after
+    monkeypatch.setenv("HALLPULSE_CONFIG", "unset")
+    monkeypatch.delenv("HALLPULSE_CONFIG")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
