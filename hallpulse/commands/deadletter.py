@@ -13,7 +13,10 @@ import json
 from collections import Counter
 
 import click
+
+from hallpulse import kafka_local
 from hallpulse.console import console
+from hallpulse.errors import OperatorError
 from rich.table import Table
 
 from streams.engine import DeadLetter
@@ -21,21 +24,51 @@ from streams.engine import DeadLetter
 REPLAY_GROUP_SUFFIX = "-deadletter-replay"
 
 
-def read_deadletters(settings, *, group: str | None = None, timeout_ms: int = 3000, commit: bool = False):
-    """All dead letters from the start (``group=None``), or those a group has not seen yet."""
-    from kafka import KafkaConsumer
+def _consumer(settings, group: str | None, timeout_ms: int):
+    """A consumer on every partition of the dead-letter topic, assigned by hand: a group
+    join would only add a rebalance (and kafka-python's assignor warns "No partition
+    metadata" when it runs before the topic's metadata came in); the group, when named,
+    keeps the committed offsets."""
+    from kafka import KafkaConsumer, TopicPartition
 
+    kafka_local.require_broker(settings)
+    topic = settings.topics.deadletter
     consumer = KafkaConsumer(
-        settings.topics.deadletter, bootstrap_servers=settings.kafka.servers, group_id=group,
-        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=timeout_ms,
-        isolation_level="read_committed")
+        bootstrap_servers=settings.kafka.servers, group_id=group, auto_offset_reset="earliest",
+        enable_auto_commit=False, consumer_timeout_ms=timeout_ms, isolation_level="read_committed",
+        bootstrap_timeout_ms=5000, request_timeout_ms=10000)
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        consumer.close()
+        raise OperatorError(f"no topic {topic} on {settings.kafka.servers}; create the topics with: "
+                            "hallpulse kafka topics")
+    consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+    return consumer
+
+
+def read_deadletters(settings, *, group: str | None = None, timeout_ms: int = 3000, commit: bool = False):
+    """All dead letters from the start (``group=None``), or those a group has not seen yet;
+    ``commit``: mark what was read as seen by the group."""
+    consumer = _consumer(settings, group, timeout_ms)
     try:
         records = [(m, DeadLetter.parse(m.value)) for m in consumer]
         if commit and group and records:
-            consumer.commit()
+            _commit(consumer, [m for m, _ in records])
         return records
     finally:
         consumer.close()
+
+
+def _commit(consumer, messages) -> None:
+    """Commit just past the given messages: nothing that arrived meanwhile is skipped."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    last: dict = {}
+    for m in messages:
+        tp = TopicPartition(m.topic, m.partition)
+        last[tp] = max(last.get(tp, -1), m.offset)
+    consumer.commit({tp: OffsetAndMetadata(off + 1, "", -1) for tp, off in last.items()})
 
 
 @click.group()
@@ -74,18 +107,23 @@ def replay(settings, reason: str | None, dry_run: bool) -> None:
     from kafka import KafkaProducer
 
     group = settings.worker.app_id + REPLAY_GROUP_SUFFIX + (f"-{reason}" if reason else "")
-    records = read_deadletters(settings, group=group, commit=False)
-    chosen = [(m, d) for m, d in records if not reason or d["reason_code"] == reason]
-    if dry_run:
-        click.echo(f"would replay {len(chosen)} of {len(records)} new dead letter(s)")
-        return
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.servers, acks="all")
+    consumer = _consumer(settings, group, 3000)
     try:
-        for m, d in chosen:
-            producer.send(d["topic"], key=(d.get("key") or "").encode() or None, value=d["original_bytes"],
-                          headers=[("hallpulse-replay-attempt", str(d.get("attempts", 1)).encode())])
-        producer.flush()
+        records = [(m, DeadLetter.parse(m.value)) for m in consumer]
+        chosen = [(m, d) for m, d in records if not reason or d["reason_code"] == reason]
+        if dry_run:
+            click.echo(f"would replay {len(chosen)} of {len(records)} new dead letter(s)")
+            return
+        producer = KafkaProducer(bootstrap_servers=settings.kafka.servers, acks="all", bootstrap_timeout_ms=5000)
+        try:
+            for m, d in chosen:
+                producer.send(d["topic"], key=(d.get("key") or "").encode() or None, value=d["original_bytes"],
+                              headers=[("hallpulse-replay-attempt", str(d.get("attempts", 1)).encode())])
+            producer.flush()
+        finally:
+            producer.close()
+        if records:  # mark them replayed: those of other reasons are this group's to skip
+            _commit(consumer, [m for m, _ in records])
     finally:
-        producer.close()
-    read_deadletters(settings, group=group, commit=True, timeout_ms=1500)  # mark them replayed
+        consumer.close()
     click.echo(f"replayed {len(chosen)} dead letter(s)" + (f" with reason {reason}" if reason else ""))

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import click
 from hallpulse.console import console
+from hallpulse.errors import OperatorError
 from rich.table import Table
 
 from sinks.sql import strip_comments
-from sinks.store import StoreError, open_store
+from sinks.store import StoreError, ensure_read_only, open_store
 
 _PARAM_TYPE = re.compile(r"\{(\w+):([^}]+)\}")
 
@@ -65,6 +66,11 @@ def query(settings, sql: str | None, sql_file: str | None, params: tuple[str, ..
     if not sql:
         raise click.UsageError("give the SQL as an argument or with --file")
     bound = parse_params(sql, params)
+    try:  # refused here, before the store is opened or a sink asked, the same with a sink or without
+        ensure_read_only(sql)
+    except StoreError as e:
+        raise OperatorError(f"{e}; hallpulse query runs read-only SQL (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN): "
+                            "the store's schema and data change only through the sink (docs/operations.md)") from None
     try:
         store = open_store(settings)
         try:

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import click
 
-from hallpulse import simulator
+from hallpulse import kafka_local, simulator
+from hallpulse.errors import OperatorError, no_broker
 
 
 class _AwareDateTime(click.ParamType):
@@ -45,6 +46,8 @@ class _AwareDateTime(click.ParamType):
 def simulate(settings, halls: int, minutes: float, speed: float, seed: int, start: datetime | None,
              out: str | None, bad_share: float, progress: bool) -> None:
     """Generate queue tickets, transactions and surveys for business halls."""
+    if out is None and not kafka_local.broker_ready(settings.kafka.servers):
+        raise OperatorError(f"{no_broker(settings)}; or write a file with --out")
     try:
         counts = simulator.run(settings, halls=halls, minutes=minutes, speed=speed, seed=seed,
                                start=start, out=out, bad_share=bad_share, progress=progress)
