@@ -112,6 +112,10 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     @app.on_partitions_revoked.connect
     async def _revoked(sender, revoked, **kwargs) -> None:
         state.stale, state.recovered = True, False
+        if faust_fixes.membership_lost():  # faust_fixes #7
+            log.warning("worker.membership_lost", message="the consumer group dropped this worker (the broker was "
+                        "away longer than the session timeout): starting over from the committed state")
+            faust_fixes.start_over()
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:

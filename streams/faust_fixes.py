@@ -1,9 +1,9 @@
-"""Six targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
+"""Seven targeted fixes to faust-streaming (0.15), applied when the worker starts. All are
 on the exactly-once path; the first two lost state after a kill -9 while the committed
 offsets said the events were processed, the third sent output outside the transaction,
 the fourth crashed a worker taking over from another, the fifth cost every recovery
-10 s, the sixth kept state of aborted transactions after a rebalance. Re-check them
-when faust-streaming is upgraded.
+10 s, the sixth and the seventh kept state of aborted transactions after a rebalance.
+Re-check them when faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
    reads the changelog highwaters for recovery from
@@ -82,13 +82,31 @@ when faust-streaming is upgraded.
    eight runs (two workers, no kill); this is the cause found in Faust's code, the loss
    was not reproduced on purpose. The fix records the partition of every key the agent
    writes, so the store forgets them with the partition.
+7. **A worker whose group membership was lost went on with what it held.** When the
+   broker is away longer than the session timeout, the group forgets the worker; when it
+   is back, aiokafka rejoins and the group hands the same partitions back. Faust sees no
+   partition move and keeps its in-memory tables and its open transactions, while the
+   consumer goes back to the committed offsets: a transaction that was aborted in the
+   outage left its writes in memory, the events read again were taken for duplicates,
+   and an alert whose closing was aborted stayed open while the engine opened a second
+   one (chaos trial "broker down": two alerts of one hall, category and rule open at
+   once). What the worker holds then is not known to be committed, so it starts over
+   from what is: :func:`note_lost_membership` marks a membership the coordinator
+   dropped (aiokafka's ``reset_generation`` with a generation it had joined), and the
+   worker's revoke handler (``streams/app.py``) replaces its process with a fresh one
+   (:func:`start_over`), which recovers from the changelogs and the committed offsets
+   exactly as after a SIGKILL, and whose producers abort what the old ones left open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 from typing import List, Mapping
 
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.streams import current_event
 from faust.tables import recovery as faust_recovery
 from faust.tables import table as faust_table
@@ -165,6 +183,30 @@ def remember_partition(table, key, partition: int) -> None:
         partitions[key] = partition
 
 
+_MEMBERSHIP_LOST = threading.Event()
+_reset_generation = GroupCoordinator.reset_generation
+
+
+def note_lost_membership(self) -> None:
+    """Fix 7: aiokafka's ``reset_generation``, noting a membership that was lost (not the
+    first join, which starts without a generation)."""
+    if self.generation is not None and self.generation >= 0:
+        _MEMBERSHIP_LOST.set()
+    _reset_generation(self)
+
+
+def membership_lost() -> bool:
+    return _MEMBERSHIP_LOST.is_set()
+
+
+def start_over() -> None:
+    """Replace this process with a fresh one, run the same way (fix 7). Sockets close on
+    exec; the new process recovers from committed state only."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.execv(sys.executable, sys.orig_argv)
+
+
 RECOVERY_POLL_S = 1.0
 
 
@@ -190,5 +232,7 @@ def apply() -> None:
         _Transactions.on_rebalance = _stop_all_but_active_then_rebalance
     if _Table.on_key_set is not _on_key_set_recording_partition:
         _Table.on_key_set = _on_key_set_recording_partition
+    if GroupCoordinator.reset_generation is not note_lost_membership:
+        GroupCoordinator.reset_generation = note_lost_membership
     if not isinstance(faust_recovery.asyncio, _RecoveryAsyncio):
         faust_recovery.asyncio = _RecoveryAsyncio()
