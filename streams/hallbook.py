@@ -43,8 +43,9 @@ class Gauge:
 
 class HallBook:
     def __init__(self, hall: Hall, catalogue: Catalogue, *, expire_after_ms: int = 30 * MINUTE_MS,
-                 silent_after_ms: int = 15 * MINUTE_MS):
+                 silent_after_ms: int = 15 * MINUTE_MS, grace_ms: int = 10 * MINUTE_MS):
         self.hall = hall
+        self.grace_ms = grace_ms
         self.expire_after_ms = expire_after_ms
         self.silent_after_ms = silent_after_ms
         self.hall_id = hall.hall_id
@@ -291,16 +292,25 @@ class HallBook:
 
     def trend_window(self, now_ms: int) -> dict:
         """The hall's queue length and longest wait at the end of each of the 120 minutes
-        completed before ``now_ms`` (``None`` before the hall's first event). Minutes the
-        ring lacks (a restarted worker) are computed once from the indices."""
-        if not now_ms:
+        completed before ``now_ms``; ``None`` before the hall's first ticket. The minutes
+        within the grace are computed from the indices each time (an event arriving late,
+        within the grace, still changes them, whatever the order of arrival); older ones
+        come from the ring, and are computed once when it lacks them (a restarted worker).
+        Events later than the grace do not reopen the screen's past (domain.md §3)."""
+        if not now_ms or not self.issues:
             return {"minutes": [], "queue": [], "longest_wait_s": []}
         upto = (now_ms // MINUTE_MS) * MINUTE_MS - MINUTE_MS
-        first = self.issues[0][0] // MINUTE_MS * MINUTE_MS if self.issues else upto + MINUTE_MS
-        for m in self.trend.missing(upto, since_ms=first):
-            g = self.gauges_at(m + MINUTE_MS - 1)[ALL]
-            self.trend.put(m, g.waiting, g.longest_wait_s)
-        return self.trend.window(upto)
+        first = self.issues[0][0] // MINUTE_MS * MINUTE_MS
+        fresh = upto - self.grace_ms
+        for m in self.trend.minutes(upto):
+            if m >= first and (m > fresh or m not in self.trend):
+                g = self.gauges_at(m + MINUTE_MS - 1)[ALL]
+                self.trend.put(m, g.waiting, g.longest_wait_s)
+        w = self.trend.window(upto)
+        for i, m in enumerate(w["minutes"]):
+            if m < first:
+                w["queue"][i] = w["longest_wait_s"][i] = None
+        return w
 
     def serving_now(self, now_ms: int) -> list[dict]:
         """Who is at a counter now: one row per counter (its latest visit), with the

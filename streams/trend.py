@@ -28,6 +28,9 @@ class MinuteRing:
     def __len__(self) -> int:
         return len(self._points)
 
+    def __contains__(self, minute_ms: int) -> bool:
+        return minute_ms in self._points
+
     def put(self, minute_ms: int, queue: int, longest_wait_s: float) -> None:
         """Set one minute (again, when a late event changed it); drop the oldest minutes
         beyond the capacity, counted back from the newest minute held."""
