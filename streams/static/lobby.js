@@ -379,6 +379,7 @@
 
   function renderSound() {
     var btn = $('sound-toggle');
+    btn.hidden = !hallId;  // the list of halls plays no tone
     btn.textContent = sound.muted ? t('soundOff') : t('soundOn');
     btn.title = sound.muted ? t('soundOffTitle') : t('soundOnTitle');
     btn.setAttribute('aria-pressed', sound.muted ? 'true' : 'false');
