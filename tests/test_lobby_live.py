@@ -286,3 +286,14 @@ def test_docs_screenshot(chromium_driver, lobby):
     shot = shoot(d, "lobby-docs-1920x1080")
     if os.environ.get("HALLPULSE_DOCS_SCREENSHOT") == "1":
         shutil.copy(shot, Path(__file__).resolve().parent.parent / "docs" / "img" / "lobby.png")
+
+
+def test_figures_older_than_the_silence_threshold_are_marked_not_live(chromium_driver, lobby):
+    """feed.stale without silent (after closing, domain.md §3): the figures are the last
+    ones, said so in the queue panel and the header's time, not shown as live."""
+    lobby.now[QUIET_HALL]["feed"]["stale"] = True
+    d = chromium_driver
+    open_hall(d, lobby, hall=QUIET_HALL)
+    assert d.execute_script("return document.body.dataset.feed") == "stale"
+    assert text(d, '[data-field="totals-stale"]') == "非实时 · 截至 09:15"
+    assert not css_all(d, "#feed-banner")  # not silent: no 数据中断 banner
