@@ -28,6 +28,7 @@ from streams import faust_fixes
 from streams.alerts import load_alert_rules
 from streams.batch import OutcomeBatch
 from streams.engine import ALERTS, SURVEYS, VISITS, Engine
+from streams.live import HallSignals
 from streams.settings import WorkerConfig
 from streams.web_server import application_options, bound_web_server
 
@@ -49,6 +50,7 @@ class WorkerState:
     batches: int = 0                # batches processed, and where their time went:
     engine_s: float = 0.0           # ... the engine (plain Python) ...
     send_s: float = 0.0             # ... handing table writes and messages to the producer
+    signals: HallSignals = field(default_factory=lambda: HallSignals(64))  # the lobby pages' streams
 
 
 def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
@@ -87,7 +89,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                     retention_h=w.retention_hours, future_s=w.future_seconds,
                     max_message_bytes=w.max_message_bytes,
                     expire_after_min=w.expire_after_minutes)
-    state = WorkerState(settings, catalogue, engine)
+    state = WorkerState(settings, catalogue, engine, signals=HallSignals(w.sse_max_subscribers))
     t = settings.topics
     kind_of = {t.tickets: "tickets", t.transactions: "transactions", t.surveys: "surveys", t.ticks: "ticks"}
     inputs = app.topic(*t.inputs, t.ticks, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -160,6 +162,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
             if state.stale:  # events flow only after recovery: the tables are complete
                 restore()
             batch = OutcomeBatch()
+            ticked = False
             t0 = time.perf_counter()
             for event in events:
                 msg = event.message
@@ -174,6 +177,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                         log.warning("ticks.ignored", value=mask_text(repr(event.value)[:80]))
                         continue
                     out = engine.tick(msg.partition, t_ms)
+                    ticked = True
                 else:
                     key = event.key.decode(errors="replace") if isinstance(event.key, bytes) else event.key
                     out = engine.process(kind, event.value, topic=msg.topic, partition=msg.partition,
@@ -182,6 +186,9 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
             t1 = time.perf_counter()
             async with faust_fixes.SENDING:  # no commit holds part of a batch (faust_fixes #2)
                 await send_batch(batch)
+            # the lobby pages watching a hall this batch changed (after a tick: every hall,
+            # its waits grew) get its figures now, not at their next poll
+            state.signals.notify(None if ticked else {*batch.facts, *(a.hall_id for _, a in batch.alerts)})
             state.batches += 1
             state.engine_s += t1 - t0
             state.send_s += time.perf_counter() - t1
@@ -224,6 +231,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
 
     @app.on_before_shutdown.connect
     async def _stop_tick_producer(sender, **kwargs) -> None:
+        state.signals.close()  # the open event streams end, or they would hold the shutdown
         if tick_producer is not None:
             await tick_producer.stop()
 

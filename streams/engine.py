@@ -194,7 +194,7 @@ class Engine:
         if b is None:
             th = self.rules.for_size_class(self.catalogue.by_id[hall_id].size_class)
             b = self.books[hall_id] = HallBook(self.catalogue.by_id[hall_id], self.catalogue,
-                                               expire_after_ms=self.expire_after_ms,
+                                               expire_after_ms=self.expire_after_ms, grace_ms=self.grace_ms,
                                                silent_after_ms=int(th.silent_after_min * MINUTE_MS))
         return b
 

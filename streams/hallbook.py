@@ -18,6 +18,7 @@ from sortedcontainers import SortedList
 
 from schemas.catalogue import Catalogue, Hall
 from schemas.events import Category
+from streams.trend import MinuteRing
 from streams.visits import Visit, derive
 from streams.windows import (MINUTE_MS, business_day, day_start_ms, opening_interval_ms, silent_ms,
                              visit_expiry_ms, wait_stats)
@@ -42,8 +43,9 @@ class Gauge:
 
 class HallBook:
     def __init__(self, hall: Hall, catalogue: Catalogue, *, expire_after_ms: int = 30 * MINUTE_MS,
-                 silent_after_ms: int = 15 * MINUTE_MS):
+                 silent_after_ms: int = 15 * MINUTE_MS, grace_ms: int = 10 * MINUTE_MS):
         self.hall = hall
+        self.grace_ms = grace_ms
         self.expire_after_ms = expire_after_ms
         self.silent_after_ms = silent_after_ms
         self.hall_id = hall.hall_id
@@ -73,6 +75,11 @@ class HallBook:
         # longest is a bisection, not a scan of the hall's queue
         self.queues: dict[str, SortedList] = {c: SortedList() for c in CATEGORIES}  # (since, ticket, vid)
         self._entries: dict[str, list[tuple[SortedList, tuple]]] = {}
+        # visits at a counter now (called, no transaction since): visit_id -> (since_ms,
+        # counter, staff, category, ticket); the clerk strip of the lobby page
+        self.serving: dict[str, tuple[int, str, str, str, str]] = {}
+        # the hall's queue at the end of each of the last 120 minutes (sparklines)
+        self.trend = MinuteRing()
 
     # ---- clocks ------------------------------------------------------------------
     def clock(self, kind: str = "tickets") -> int:
@@ -161,6 +168,10 @@ class HallBook:
         self._entries[visit_id] = entries
         seg = v.open_segment
         self._set_waiting(visit_id, (seg.category, seg.from_ms, v.ticket_no) if seg is not None else None)
+        if v.in_service:
+            self.serving[visit_id] = _service_of(v)
+        else:
+            self.serving.pop(visit_id, None)
         return v
 
     def _set_waiting(self, visit_id: str, entry: tuple[str, int, str] | None) -> None:
@@ -209,6 +220,7 @@ class HallBook:
             self._drop_entries(vid)
             del self.visits[vid]
             self._set_waiting(vid, None)
+            self.serving.pop(vid, None)
         surveys = [sid for sid, s in self.surveys.items() if s["t"] < before_ms]
         for sid in surveys:
             self._drop_entries("s:" + sid)
@@ -269,6 +281,7 @@ class HallBook:
         as epoch ms): ``all`` and each category with someone waiting or a counter active.
         A category that empties gets no row here; the writer zeroes its earlier row."""
         gauges = self.gauges_at(minute_ms + MINUTE_MS - 1)
+        self.trend.put(minute_ms, gauges[ALL].waiting, gauges[ALL].longest_wait_s)
         rows = []
         for cat in [*CATEGORIES, ALL]:
             g = gauges[cat]
@@ -276,6 +289,45 @@ class HallBook:
                 rows.append([self.hall_id, cat, minute_ms, g.waiting, round(g.longest_wait_s, 3), g.active_counters,
                              round(g.est_wait_s, 3)])
         return rows
+
+    def trend_window(self, now_ms: int) -> dict:
+        """The hall's queue length and longest wait at the end of each of the 120 minutes
+        completed before ``now_ms``; ``None`` before the hall's first ticket. The minutes
+        within the grace are computed from the indices each time (an event arriving late,
+        within the grace, still changes them, whatever the order of arrival); older ones
+        come from the ring, and are computed once when it lacks them (a restarted worker).
+        Events later than the grace do not reopen the screen's past (domain.md §3)."""
+        if not now_ms or not self.issues:
+            return {"minutes": [], "queue": [], "longest_wait_s": []}
+        upto = (now_ms // MINUTE_MS) * MINUTE_MS - MINUTE_MS
+        first = self.issues[0][0] // MINUTE_MS * MINUTE_MS
+        fresh = upto - self.grace_ms
+        for m in self.trend.minutes(upto):
+            if m >= first and (m > fresh or m not in self.trend):
+                g = self.gauges_at(m + MINUTE_MS - 1)[ALL]
+                self.trend.put(m, g.waiting, g.longest_wait_s)
+        w = self.trend.window(upto)
+        for i, m in enumerate(w["minutes"]):
+            if m < first:
+                w["queue"][i] = w["longest_wait_s"][i] = None
+        return w
+
+    def serving_now(self, now_ms: int) -> list[dict]:
+        """Who is at a counter now: one row per counter (its latest visit), with the
+        service's time so far against the category's standard handle time."""
+        latest: dict[str, tuple[int, str, str, str, str]] = {}
+        for row in self.serving.values():
+            key = row[1] or row[2]
+            if key not in latest or row[0] > latest[key][0]:
+                latest[key] = row
+        out = []
+        for since, counter, staff, cat, ticket in sorted(latest.values(), key=lambda r: (r[1], r[2])):
+            handle = max(0.0, (now_ms - since) / 1000.0)
+            standard = self.standard_s.get(cat)
+            out.append({"counter_id": counter or None, "staff_id": staff or None, "category": cat,
+                        "ticket_no": ticket or None, "since_ms": since, "handle_s": round(handle, 1),
+                        "standard_s": standard, "ratio": round(handle / standard, 3) if standard else None})
+        return out
 
     # ---- live figures -----------------------------------------------------------------
     def wait_window(self, now_ms: int, span_ms: int, category: str | None = None) -> tuple[list[float], int]:
@@ -335,6 +387,8 @@ class HallBook:
             "complaints_24h": self.complaint_rate(now),
             "handle": self.handle_figures(day_start_ms(now) if now else 0, now, by="category"),
             "clerks": self.handle_figures(day_start_ms(now) if now else 0, now, by="staff"),
+            "serving": self.serving_now(now),
+            "trend": self.trend_window(now),
         }
 
     def day_figures(self, now_ms: int) -> dict:
@@ -396,6 +450,19 @@ class HallBook:
         out = [{key: k, "n": len(v), "mean_s": round(sum(h for h, _ in v) / len(v), 1),
                 "first_contact_rate": _ratio(sum(f for _, f in v), len(v))} for k, v in sorted(groups.items())]
         return out if by == "category" else sorted(out, key=lambda r: -r["mean_s"])
+
+
+def _service_of(v: Visit) -> tuple[int, str, str, str, str]:
+    """``(since_ms, counter, staff, category, ticket)`` of a visit at a counter: since its
+    latest call, or the service's start when a ``started`` came after it."""
+    seg = v.segments[-1]
+    since = seg.called_ms or 0
+    counter, staff = seg.counter_id, seg.staff_id
+    for s in v.steps:
+        if s["k"] == "started" and s["t"] >= since:
+            since = s["t"]
+            counter, staff = s.get("ctr") or counter, s.get("stf") or staff
+    return since, counter, staff, seg.category, v.ticket_no
 
 
 def _entry_id(entry: tuple[SortedList, tuple]) -> tuple[int, tuple]:

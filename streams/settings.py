@@ -63,6 +63,11 @@ class WorkerSettings(BaseModel):
     # to send its headers, or an idle keep-alive) before it is closed
     web_max_connections: int = Field(default=256, ge=1)
     web_idle_timeout_seconds: float = Field(default=10.0, gt=0)
+    # the lobby pages' server-sent event streams (streams/live.py): at most this many open
+    # at once in a worker (each holds one of the connections above; more poll instead),
+    # and a comment line on each after this many seconds without a change
+    sse_max_subscribers: int = Field(default=64, ge=0)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     grace_seconds: int = Field(default=600, ge=0)
     # an event stamped further ahead of this worker's clock is invalid (domain.md §2)

@@ -2,7 +2,11 @@
 
 * ``GET /api/halls`` — every hall, worst first; ``GET /api/halls/{hall_id}/now`` — one
   hall's live figures and open alerts (documented in docs/api.md).
-* ``GET /lobby/`` — the lobby manager's page (static files in ``streams/static``).
+* ``GET /api/halls/{hall_id}/events`` — the same figures as server-sent events, pushed
+  after each processed batch that changed them (streams/live.py); the page polls ``/now``
+  when the stream is refused or the hall is held by another worker.
+* ``GET /lobby/`` — the lobby manager's page (static files in ``streams/static``);
+  ``/lobby`` redirects there.
 * ``GET /api/stats`` — counters for operators (processed, duplicates, dead letters).
 
 The store is not here: ``hallpulse sink`` owns it and answers the other commands' SQL.
@@ -14,9 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
-from streams.alerts import current_advice, current_triggers
+from streams.alerts import AlertRule, current_advice, current_triggers
+from streams.live import fallback, stream_hall
+from streams.web_server import SECURITY_HEADERS
 from streams.windows import SHANGHAI, business_day, opening_interval_ms
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,7 +48,8 @@ def hall_now(ws, hall_id: str) -> dict | None:
                           "est_wait_s": 0.0},
                 "categories": [], "wait_15m": None, "wait_60m": None, "within_target_60m": None,
                 "today": None, "satisfaction_60m": None, "complaints_24h": None, "handle": [], "clerks": [],
-                "feed": {"silent": False, "silent_since_ms": None, "last_event_ms": None}, "quality_today": None}
+                "feed": {"silent": False, "silent_since_ms": None, "last_event_ms": None}, "quality_today": None,
+                "serving": [], "trend": {"minutes": [], "queue": [], "longest_wait_s": []}}
     else:
         snap = book.snapshot()
     snap["feed"] = feed_status(ws, hall, book, snap["feed"])
@@ -67,11 +75,25 @@ def feed_status(ws, hall, book, feed: dict) -> dict:
 
 
 def open_alert(ws, s) -> dict:
-    """An open alert as the API shows it: what fires now, the figures, what to do."""
+    """An open alert as the API shows it: what fires now, the figures, what to do.
+
+    An alert none of whose conditions holds any more is ``recovering`` (恢复中): it stays
+    open until its figures have stayed below 80 % of the thresholds for the close delay
+    (domain.md §4); ``figures`` are then the figures now, not those that opened it, and
+    ``closes_at`` says when it closes if they stay low (None while they are between 80 %
+    and 100 %)."""
     th = ws.engine.rules.for_size_class(ws.catalogue.by_id[s.hall_id].size_class)
     zh, en = current_advice(s, th)
+    triggers = current_triggers(s, th)
+    recovering = not triggers and s.rule is not AlertRule.feed
+    closes = s.below_since + th.close_after if recovering and s.below_since else None
     return {"alert_id": s.alert_id, "rule": s.rule.value, "category": s.category, "level": s.level.value,
-            "opened_at": s.opened_at.isoformat(), "triggers": current_triggers(s, th),
+            "opened_at": s.opened_at.isoformat(),
+            "escalated_at": s.escalated_at.isoformat() if s.escalated_at else None,
+            "state": "recovering" if recovering else "firing",
+            "below_since": s.below_since.isoformat() if recovering and s.below_since else None,
+            "closes_at": closes.isoformat() if closes else None,
+            "triggers": triggers,
             "figures": dict(s.last_figures), "suggested_action": zh, "suggested_action_en": en}
 
 
@@ -169,6 +191,28 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 return self.json({"error": f"unknown hall {hall_id}"}, status=404)
             return self.json(data)
 
+    @app.page("/api/halls/{hall_id}/events")
+    class HallEvents(View):
+        """Server-sent events of one hall's ``/now`` figures (docs/api.md). Only the worker
+        that holds the hall's state can push its changes: for a hall held by another
+        worker the stream says ``event: poll`` and ends, and the page polls ``/now``
+        (which this worker forwards). A browser cannot follow the stream to the other
+        worker's address: the page may connect to its own origin only (CSP), and no
+        response allows another origin (no CORS)."""
+
+        async def get(self, request: Request, hall_id: str):
+            if ws.catalogue.get(hall_id) is None:
+                return self.json({"error": f"unknown hall {hall_id}"}, status=404)
+            owner = owner_of(hall_id)
+            if owner and owner != me:
+                resp = web.StreamResponse(headers={**SECURITY_HEADERS, "Content-Type": "text/event-stream",
+                                                   "Cache-Control": "no-store"})
+                await resp.prepare(request)
+                await resp.write(fallback("other_worker"))
+                return resp
+            return await stream_hall(request, ws.signals, hall_id, lambda: hall_now(ws, hall_id),
+                                     headers=SECURITY_HEADERS, heartbeat_s=ws.settings.worker.sse_heartbeat_seconds)
+
     @app.page("/api/stats")
     class Stats(View):
         async def get(self, request: Request) -> Response:
@@ -185,6 +229,7 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 "partitions": sorted(tp.partition for tp in app.consumer.assignment()
                                      if tp.topic == ws.settings.topics.tickets),
                 "recovered": ws.recovered,
+                "event_streams": ws.signals.stats(),
             })
 
     @app.page("/internal/ping")
@@ -199,6 +244,12 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
             if not page.exists():
                 return self.text("lobby page not installed", status=404)
             return self.html(page.read_text(encoding="utf-8"))
+
+    @app.page("/lobby")
+    class LobbyRedirect(View):
+        async def get(self, request: Request) -> Response:
+            qs = request.query_string
+            raise web.HTTPMovedPermanently("/lobby/" + ("?" + qs if qs else ""))
 
     @app.page("/")
     class Root(View):

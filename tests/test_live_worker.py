@@ -90,3 +90,80 @@ def test_ticks_close_an_alert_in_a_silent_hall(kafka_bootstrap, tmp_path):
 
 def live_worker_open_alerts(worker: WorkerProcess) -> list:
     return worker.get("/api/halls/JS-NJ-0002/now")["alerts"]
+
+
+def test_event_stream_pushes_a_processed_batch_and_lobby_redirects(chromium_driver, kafka_bootstrap, tmp_path):  # noqa: F811
+    """The real worker's /events (streams/web.py + streams/live.py): the figures at once, a
+    batch's change pushed within a second of being processed, heartbeats that keep the
+    stream past the idle timeout of connections (1 s here), and the page on the stream."""
+    import http.client
+    import json
+    import time as _time
+
+    var = tmp_path / "var"
+    worker = WorkerProcess(worker_env(kafka_bootstrap, var, HALLPULSE__WORKER__WEB_IDLE_TIMEOUT_SECONDS="1",
+                                      HALLPULSE__WORKER__SSE_HEARTBEAT_SECONDS="0.5"),
+                           var, tmp_path / "worker.log").start()
+    try:
+        host, port = worker.url.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/lobby?hall=JS-NJ-0004&lang=en")
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 301 and r.getheader("Location") == "/lobby/?hall=JS-NJ-0004&lang=en"
+        assert "default-src 'none'" in r.getheader("Content-Security-Policy")
+        conn.close()
+
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/api/halls/JS-NJ-0004/events", headers={"Accept": "text/event-stream"})
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("Content-Type").startswith("text/event-stream")
+        assert r.getheader("Content-Security-Policy") and not r.getheader("Access-Control-Allow-Origin")
+
+        def block() -> str:
+            lines = []
+            while True:
+                line = r.readline().decode()
+                if line in ("\n", "\r\n"):
+                    return "".join(lines)
+                lines.append(line)
+
+        first = block()
+        assert first.startswith("event: now")
+        assert json.loads(first.split("data: ", 1)[1])["queue"]["waiting"] == 0
+        t0 = _time.monotonic()
+        beats = 0
+        while _time.monotonic() - t0 < 2.5:  # longer than the 1 s idle timeout
+            beats += block().startswith(": keepalive")
+        assert beats >= 2
+
+        events = alert_scenario()[:35]
+        producer = Producer(worker.settings)
+        producer.send(events)
+        producer.close()
+        got = None
+        while got is None or got["queue"]["waiting"] != 25:
+            b = block()
+            if b.startswith("event: now"):
+                got = json.loads(b.split("data: ", 1)[1])
+        pushed = _time.monotonic()
+        processed = worker.wait_processed(len(events))
+        assert processed and _time.monotonic() - pushed < 5
+        assert [a["level"] for a in got["alerts"]] == ["critical"] and len(got["trend"]["minutes"]) == 120
+        conn.close()
+
+        d = chromium_driver
+        d.get(f"{worker.url}/lobby?hall=JS-NJ-0004")
+        wait_for(d, lambda drv: css_all(drv, "article.alert"), message="the page never showed the alert")
+        assert d.execute_script("return document.body.dataset.transport") == "sse"
+        assert text(d, '[data-field="total-waiting"] .tile__value') == "25"
+        # the closed test connection leaves at a heartbeat's write; the page's stream stays
+        from tests.pipeline import wait_for as wait
+        stats = wait(lambda: (s := worker.get("/api/stats")["event_streams"])["subscribers"] == 1 and s, 10,
+                     "one stream left open")
+        assert stats["messages_sent"] >= 2
+    except BaseException:
+        print(worker.log_tail())
+        raise
+    finally:
+        worker.stop()

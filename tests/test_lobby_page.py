@@ -77,6 +77,36 @@ WARNING_ALERT = {
     "suggested_action_en": "duty manager calls back complaining customers and checks the cause",
 }
 
+def _trend(shape):
+    """120 minutes ending at 09:14 (the minute before AS_OF): None before the hall opened."""
+    end = datetime.fromisoformat(f"{TODAY}T09:14:00+08:00")
+    minutes = [int((end - timedelta(minutes=119 - i)).timestamp() * 1000) for i in range(120)]
+    queue, longest = [], []
+    for i in range(120):
+        q, w = shape(i)
+        queue.append(q)
+        longest.append(w)
+    return {"minutes": minutes, "queue": queue, "longest_wait_s": longest}
+
+
+def _busy_shape(i):
+    if i < 45:  # 07:15 .. 07:59: before opening
+        return None, None
+    k = i - 45
+    return min(59, k * 3 // 4), min(1380.0, k * 18.0)
+
+
+BUSY_TREND = _trend(_busy_shape)
+SERVING = [  # at 09:15:02: since, counter, clerk; handle time against the standard
+    {"counter_id": f"C{n:02d}", "staff_id": f"S01{n:02d}", "category": cat, "ticket_no": f"{cat[0].upper()}0{n}",
+     "since_ms": 0, "handle_s": h, "standard_s": std, "ratio": round(h / std, 3)}
+    for n, cat, h, std in [(1, "open_account", 1310.0, 720.0), (2, "open_account", 500.0, 720.0),
+                           (3, "payment", 130.0, 180.0), (4, "plan_change", 420.0, 360.0),
+                           (5, "consult", 95.0, 240.0), (6, "terminal", 610.0, 600.0),
+                           (7, "broadband", 300.0, 480.0), (8, "vip", 200.0, 600.0),
+                           (9, "payment", 60.0, 180.0), (10, "consult", 30.0, 240.0),
+                           (11, "open_account", 100.0, 720.0), (12, "plan_change", 80.0, 360.0)]]
+
 BUSY_HALL = {
     "hall_id": HALL, "name": "南京新街口营业厅", "name_en": "Nanjing hall 1", "city": "南京",
     "size_class": "flagship", "as_of": AS_OF,
@@ -102,7 +132,10 @@ BUSY_HALL = {
     "satisfaction_60m": {"n": 21, "mean": 8.5, "satisfied_share": 0.62},
     "complaints_24h": {"complaints": 4, "escalated": 1, "served": 610, "per_10k": 65.6},
     "handle": [{"category": "open_account", "n": 40, "mean_s": 1020.0, "first_contact_rate": 0.9}],
-    "clerks": [{"staff_id": "S0101", "n": 22, "mean_s": 610.0, "first_contact_rate": 0.95}],
+    "clerks": [{"staff_id": f"S01{n:02d}", "n": 22 - n, "mean_s": 610.0, "first_contact_rate": 0.95}
+               for n in range(1, 15)],
+    "serving": SERVING,
+    "trend": BUSY_TREND,
     "feed": {"silent": False, "silent_since": None, "last_event_at": AS_OF, "stale": False},
     # a busy day with a few data-quality figures (domain.md §3): the small line is shown
     "quality_today": {"inferred_calls": 3, "expired_visits": 1, "silent_minutes": 0.0, "late_events": 12},
@@ -227,6 +260,8 @@ class LobbyServer(ThreadingHTTPServer):
 
     def reset(self) -> None:
         self.fail_api = False
+        self.sse = False     # serve /events as a stream (else: "event: poll", as another worker's hall)
+        self.version = 0     # bump after changing self.now to push it on the open streams
         self.halls = copy.deepcopy(HALLS)
         self.now = {HALL: copy.deepcopy(BUSY_HALL), QUIET_HALL: copy.deepcopy(QUIET),
                     EMPTY_HALL: copy.deepcopy(EMPTY), SILENT_HALL: copy.deepcopy(SILENT)}
@@ -264,12 +299,41 @@ class LobbyHandler(BaseHTTPRequestHandler):
                 return self._json(500, {"error": "store unavailable"})
             if path == "/api/halls":
                 return self._json(200, srv.halls)
+            m = re.fullmatch(r"/api/halls/([^/]+)/events", path)
+            if m:
+                return self._events(unquote(m.group(1)))
             m = re.fullmatch(r"/api/halls/([^/]+)/now", path)
             hall = unquote(m.group(1)) if m else None
             if hall in srv.now:
                 return self._json(200, srv.now[hall])
             return self._json(404, {"error": f"unknown hall {hall}"})
         return self._json(404, {"error": "not found"})
+
+    def _events(self, hall: str) -> None:
+        """Server-sent events as the worker sends them (streams/live.py): the figures at
+        once and after each change; ``event: poll`` when told not to stream."""
+        srv = self.server
+        if hall not in srv.now:
+            return self._json(404, {"error": f"unknown hall {hall}"})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if not srv.sse:
+            self.wfile.write(b'retry: 60000\nevent: poll\ndata: {"reason": "other_worker"}\n\n')
+            return
+        sent, quiet = None, 0.0
+        try:
+            while srv.sse and not srv.fail_api and quiet < 30:
+                if srv.version != sent:
+                    body = json.dumps(srv.now[hall], ensure_ascii=False, separators=(",", ":"))
+                    self.wfile.write(f"event: now\ndata: {body}\n\n".encode("utf-8"))
+                    self.wfile.flush()
+                    sent, quiet = srv.version, 0.0
+                time.sleep(0.05)
+                quiet += 0.05
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)

@@ -1,9 +1,19 @@
 /* hallpulse live lobby page (大堂实况屏).
  *
- * /lobby/?hall=JS-NJ-0001[&lang=zh|en][&poll=5]
- *   polls GET /api/halls/{hall}/now every `poll` seconds and shows the hall's queue now,
- *   open queue alerts (排队预警) and today's figures;
- * /lobby/ without hall= : a picker from GET /api/halls, worst hall first.
+ * /lobby/?hall=JS-NJ-0001[&lang=zh|en][&poll=5][&sse=0]
+ *   listens to GET /api/halls/{hall}/events (server-sent events: the worker pushes the
+ *   hall's /now figures after each batch that changed them) and shows the hall's queue
+ *   now, open queue alerts (排队预警), two hours of sparklines, the clerks at the counters
+ *   and today's figures. It polls GET /api/halls/{hall}/now every `poll` seconds instead
+ *   when the browser has no EventSource, when the worker says `event: poll` (the hall is
+ *   held by another worker, or the worker has as many streams as it allows), when the
+ *   stream keeps failing, or with sse=0.
+ *   A new or escalated alert flashes and plays a short tone (WebAudio; mute button,
+ *   remembered in localStorage). A browser allows sound only after a tap on the page,
+ *   or, on a kiosk, with Chromium started with --autoplay-policy=no-user-gesture-required.
+ * /lobby/ without hall= : a picker from GET /api/halls, worst hall first; city=南京
+ *   filters it, and it pages (rotating every `rotate` seconds, default 15) when the halls
+ *   do not fit the screen.
  *
  * A hall whose feed is silent (数据中断: `feed.silent`, domain.md §3) shows a banner with
  * the time of its last data, and its queue figures are marked as the last ones received,
@@ -21,6 +31,7 @@
     'terminal', 'broadband', 'vip', 'other'];
   var RANK = { normal: 0, warning: 1, critical: 2 };
   var STORAGE_KEY = 'hallpulse.lobby.lang';
+  var MUTE_KEY = 'hallpulse.lobby.muted';
   var HALL_TZ = 'Asia/Shanghai';  // business time of the halls (domain.md §2)
   var POLL_DEFAULT_S = 5;
 
@@ -28,6 +39,9 @@
   var hallId = (params.get('hall') || '').trim();
   var pollMs = parsePoll(params.get('poll')) * 1000;
   var lang = initialLang();
+  var cityFilter = (params.get('city') || '').trim();
+  var rotateMs = Math.min(600, Math.max(3, parseFloat(params.get('rotate')) || 15)) * 1000;
+  var useSse = hallId && params.get('sse') !== '0' && typeof window.EventSource === 'function';
 
   var st = {
     data: null,        // last good /now payload (hall page)
@@ -35,7 +49,12 @@
     notFound: false,   // 404 for the hall
     failing: false,    // the last fetch failed
     lastOkAt: null,    // Date.now() of the last successful fetch
-    renderedKey: null  // what the main area shows now (skip identical re-renders)
+    renderedKey: null, // what the main area shows now (skip identical re-renders)
+    mode: useSse ? 'sse' : 'poll',  // how figures arrive now
+    seenAlerts: null,  // alert_id -> level rank, of the figures shown last (null: none yet)
+    flashUntil: {},    // alert_id -> Date.now() until which it flashes
+    page: 0,           // picker page shown
+    pageSize: 0        // picker rows per page (0: not measured yet)
   };
 
   // ------------------------------------------------------------------ helpers
@@ -217,7 +236,7 @@
       else if (w >= target) rank = 1;
     }
     (alerts || []).forEach(function (a) {
-      if (a && a.category === c.category) rank = Math.max(rank, levelRank(a.level));
+      if (a && a.category === c.category && !recovering(a)) rank = Math.max(rank, levelRank(a.level));
     });
     // A silent feed: the last figures say nothing about the queue now, so a queue that
     // looked fine is shown as 数据中断, not 正常 (a warning or worse stays what it was).
@@ -232,8 +251,12 @@
     });
   }
 
+  function recovering(a) { return !!a && a.state === 'recovering'; }
+
   function sortedAlerts(alerts) {
     return (alerts || []).slice().sort(function (a, b) {
+      var r = (recovering(a) ? 1 : 0) - (recovering(b) ? 1 : 0);  // what fires now first
+      if (r) return r;
       var d = levelRank(b.level) - levelRank(a.level);
       if (d) return d;
       return String(a.opened_at || '').localeCompare(String(b.opened_at || ''));
@@ -289,6 +312,262 @@
     return parts.join(' ');
   }
 
+  // ------------------------------------------------------------------ sound and flash
+
+  /* A new or escalated alert plays a short tone (WebAudio, no file) unless muted. Browsers
+   * start audio suspended until the page gets a tap or a key: the page then says so, and
+   * how a kiosk allows it (Chromium --autoplay-policy=no-user-gesture-required). */
+  var sound = {
+    ctx: null,
+    muted: readMuted(),
+    played: 0   // tones played (or due while muted/blocked): data-tones on <body>, for tests
+  };
+
+  function readMuted() {
+    try { return window.localStorage.getItem(MUTE_KEY) === '1'; } catch (e) { return false; }
+  }
+
+  function audioContext() {
+    if (sound.ctx) return sound.ctx;
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    try { sound.ctx = new AC(); } catch (e) { sound.ctx = null; }
+    return sound.ctx;
+  }
+
+  function soundBlocked() {
+    var ctx = audioContext();
+    return !ctx || ctx.state !== 'running';
+  }
+
+  function unlockSound() {
+    var ctx = audioContext();
+    if (ctx && ctx.state !== 'running' && ctx.resume) {
+      ctx.resume().then(renderSound, renderSound);
+    }
+  }
+
+  /** Two short beeps (three, higher, for critical). */
+  function beep(critical) {
+    sound.played += 1;
+    document.body.setAttribute('data-tones', String(sound.played));
+    if (sound.muted) return;
+    var ctx = audioContext();
+    if (!ctx || ctx.state !== 'running') return;
+    var n = critical ? 3 : 2, f = critical ? 988 : 784, t0 = ctx.currentTime + 0.02;
+    for (var i = 0; i < n; i++) {
+      var osc = ctx.createOscillator(), gain = ctx.createGain();
+      var start = t0 + i * 0.22;
+      osc.type = 'sine';
+      osc.frequency.value = f;
+      gain.gain.setValueAtTime(0.0001, start);
+      gain.gain.exponentialRampToValueAtTime(0.35, start + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.16);
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start(start);
+      osc.stop(start + 0.18);
+    }
+  }
+
+  function setMuted(m) {
+    sound.muted = m;
+    try { window.localStorage.setItem(MUTE_KEY, m ? '1' : '0'); } catch (e) { /* fine */ }
+    if (!m) unlockSound();
+    renderSound();
+  }
+
+  function renderSound() {
+    var btn = $('sound-toggle');
+    btn.hidden = !hallId;  // the list of halls plays no tone
+    btn.textContent = sound.muted ? t('soundOff') : t('soundOn');
+    btn.title = sound.muted ? t('soundOffTitle') : t('soundOnTitle');
+    btn.setAttribute('aria-pressed', sound.muted ? 'true' : 'false');
+    btn.classList.toggle('is-muted', sound.muted);
+    var hint = $('sound-hint');
+    var show = hallId && !sound.muted && soundBlocked();
+    hint.hidden = !show;
+    if (show) {
+      // the Chromium switch as one unbroken piece of text
+      var parts = t('soundHint').split('{flag}');
+      hint.replaceChildren(parts[0], el('code', { text: '--autoplay-policy=no-user-gesture-required' }), parts[1] || '');
+    }
+  }
+
+  /** Compare the alerts with those shown before: new ones and escalations flash and sound
+   * (not on the first figures of a page just opened: nothing changed in front of anyone). */
+  function noticeAlerts(d) {
+    var now = {}, fresh = [], critical = false;
+    (d.alerts || []).forEach(function (a) {
+      if (!a || !a.alert_id) return;
+      var rank = levelRank(a.level);
+      now[a.alert_id] = rank;
+      if (st.seenAlerts && (st.seenAlerts[a.alert_id] == null || st.seenAlerts[a.alert_id] < rank)) {
+        fresh.push(a.alert_id);
+        if (rank >= 2) critical = true;
+      }
+    });
+    st.seenAlerts = now;
+    if (!fresh.length) return;
+    var until = Date.now() + 6000;
+    fresh.forEach(function (id) { st.flashUntil[id] = until; });
+    beep(critical);
+  }
+
+  function flashing(alertId) {
+    var u = st.flashUntil[alertId];
+    return u != null && u > Date.now();
+  }
+
+  // ------------------------------------------------------------------ sparklines and clerks
+
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
+    return node;
+  }
+
+  /** An inline SVG sparkline of `values` (null = unknown minute: a gap), drawn with DOM
+   * APIs only; a dashed line at `limit` (the warning threshold) when given. */
+  function sparkline(values, limit, cls) {
+    var W = 240, H = 48, pad = 3;
+    var known = values.filter(isNum);
+    var top = Math.max(1, isNum(limit) ? limit * 1.15 : 0, known.length ? Math.max.apply(null, known) : 0);
+    var x = function (i) { return values.length > 1 ? (i * W) / (values.length - 1) : W; };
+    var y = function (v) { return H - pad - (Math.max(0, v) / top) * (H - 2 * pad); };
+    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', class: 'spark__svg ' + (cls || ''),
+      role: 'img', focusable: 'false' });
+    if (isNum(limit) && limit < top) {
+      root.appendChild(svg('line', { x1: 0, x2: W, y1: y(limit), y2: y(limit), class: 'spark__limit' }));
+    }
+    var run = [];
+    var flush = function () {
+      if (run.length > 1) {
+        root.appendChild(svg('polygon', { class: 'spark__area',
+          points: run.concat([[run[run.length - 1][0], H], [run[0][0], H]]).map(function (p) { return p.join(','); }).join(' ') }));
+        root.appendChild(svg('polyline', { class: 'spark__line', points: run.map(function (p) { return p.join(','); }).join(' ') }));
+      } else if (run.length === 1) {
+        root.appendChild(svg('circle', { class: 'spark__dot', cx: run[0][0], cy: run[0][1], r: 1.8 }));
+      }
+      run = [];
+    };
+    values.forEach(function (v, i) {
+      if (isNum(v)) run.push([Math.round(x(i) * 10) / 10, Math.round(y(v) * 10) / 10]);
+      else flush();
+    });
+    flush();
+    return root;
+  }
+
+  function renderTrend(d) {
+    var tr = d.trend || {};
+    var minutes = tr.minutes || [];
+    var queue = tr.queue || [], longest = tr.longest_wait_s || [];
+    var known = queue.filter(isNum);
+    var body;
+    if (!known.length) {
+      body = el('p', { class: 'muted trend__empty', text: t('trendEmpty') });
+    } else {
+      var maxQ = Math.max.apply(null, known);
+      var longestMin = longest.map(function (v) { return isNum(v) ? v / 60 : null; });
+      var maxL = Math.max.apply(null, longestMin.filter(isNum).concat([0]));
+      var first = minutes.length ? new Date(minutes[0]).toISOString() : null;
+      var axis = function () {
+        return el('div', { class: 'spark__axis' },
+          el('span', { text: first ? fmtClock(first, false) : '' }),
+          el('span', { text: t('trendNow') }));
+      };
+      body = el('div', { class: 'trend__pair' },
+        el('div', { class: 'spark', 'data-field': 'trend-queue' },
+          el('div', { class: 'spark__head' },
+            el('span', { class: 'spark__label', text: t('trendQueue') }),
+            el('span', { class: 'spark__max', text: t('trendMax', { v: fmtInt(maxQ) }) })),
+          sparkline(queue, null, 'spark__svg--queue'), axis()),
+        el('div', { class: 'spark', 'data-field': 'trend-longest' },
+          el('div', { class: 'spark__head' },
+            el('span', { class: 'spark__label', text: t('trendLongest') }),
+            el('span', { class: 'spark__max', text: t('trendMax', { v: fmtMinutes(maxL * 60) }) })),
+          sparkline(longestMin, 10, 'spark__svg--longest'), axis()));
+    }
+    return el('section', { class: 'panel trend', 'aria-labelledby': 'h-trend', 'data-field': 'trend' },
+      el('h2', { class: 'panel__title', id: 'h-trend', text: t('trendTitle') }), body);
+  }
+
+  function fmtDuration(s) {
+    if (!isNum(s)) return t('none');
+    s = Math.max(0, Math.round(s));
+    var m = Math.floor(s / 60), r = s % 60;
+    return m + ':' + (r < 10 ? '0' : '') + r;
+  }
+
+  /** Who is at a counter now: counter and clerk, the service so far against the category's
+   * standard handle time, and how many the clerk has served today. */
+  function renderClerks(d) {
+    var serving = (d.serving || []).slice().sort(function (a, b) { return (b.ratio || 0) - (a.ratio || 0); });
+    var servedBy = {};
+    (d.clerks || []).forEach(function (c) { if (c && c.staff_id) servedBy[c.staff_id] = c.n; });
+    var chips = serving.map(function (r) {
+      var ratio = isNum(r.ratio) ? r.ratio : 0;
+      var state = ratio >= 1.5 ? 'critical' : ratio >= 1 ? 'warning' : 'normal';
+      var bar = el('span', { class: 'clerk__bar' });
+      var fill = el('span', { class: 'clerk__fill clerk__fill--' + Math.min(10, Math.round(Math.min(ratio, 1) * 10)) });
+      bar.appendChild(fill);
+      return el('li', { class: 'clerk clerk--' + state, 'data-counter': r.counter_id || '', 'data-staff': r.staff_id || '',
+        'data-state': state },
+        el('div', { class: 'clerk__who' },
+          el('span', { class: 'clerk__counter', text: r.counter_id || t('none') }),
+          el('span', { class: 'clerk__staff', text: r.staff_id || '' }),
+          el('span', { class: 'clerk__cat', text: catName(r.category) })),
+        el('div', { class: 'clerk__handle', 'data-field': 'handle' },
+          el('b', { text: fmtDuration(r.handle_s) }),
+          el('span', { class: 'clerk__std', text: ' / ' + t('standard', { t: fmtDuration(r.standard_s) }) }),
+          el('span', { class: 'clerk__served', 'data-field': 'served', text: t('servedToday', { n: fmtInt(servedBy[r.staff_id] || 0) }) })),
+        bar);
+    });
+    var idle = Object.keys(servedBy).filter(function (sid) {
+      return !serving.some(function (r) { return r.staff_id === sid; });
+    }).length;
+    return el('section', { class: 'panel clerks', 'aria-labelledby': 'h-clerks', 'data-field': 'clerks' },
+      el('h2', { class: 'panel__title', id: 'h-clerks' }, t('clerksTitle'),
+        el('span', { class: 'clerks__more', id: 'clerks-more', hidden: true }),
+        idle ? el('span', { class: 'clerks__idle', text: t('clerksIdle', { n: idle }) }) : null),
+      chips.length ? el('ol', { class: 'clerks__list', id: 'clerks-list' }, chips)
+        : el('p', { class: 'muted clerks__empty', text: t('clerksEmpty') }));
+  }
+
+  /** A landscape hall screen cannot scroll: when the page is taller than the screen (long
+   * alert texts, in English above all), the alerts go compact; then the clerk strip
+   * shows what still fits. */
+  function fitScreen() {
+    var layout = document.querySelector('.layout');
+    if (!layout) return;
+    layout.classList.remove('layout--tight');
+    fitClerks();
+    var de = document.documentElement;
+    if (window.innerWidth > 1100 && window.innerWidth >= window.innerHeight && de.scrollHeight > window.innerHeight) {
+      layout.classList.add('layout--tight');
+      fitClerks();
+    }
+  }
+
+  /** The strip takes the room left in the side column: the chips that do not fit are
+   * hidden (the longest against their standard come first) and counted in its title. */
+  function fitClerks() {
+    var list = $('clerks-list'), more = $('clerks-more');
+    if (!list || !more) return;
+    var items = Array.prototype.slice.call(list.children);
+    items.forEach(function (li) { li.hidden = false; });
+    if (!items.length) return;
+    var bottom = list.getBoundingClientRect().bottom, hidden = 0;
+    items.forEach(function (li) {
+      if (li.getBoundingClientRect().bottom > bottom + 1) { li.hidden = true; hidden += 1; }
+    });
+    more.hidden = !hidden;
+    more.textContent = hidden ? t('clerksMore', { n: hidden }) : '';
+  }
+
   // ------------------------------------------------------------------ rendering
 
   var $ = function (id) { return document.getElementById(id); };
@@ -321,7 +600,9 @@
     return el('section', { class: 'panel totals' + (feed.silent ? ' is-feed-stale' : ''), 'aria-labelledby': 'h-totals' },
       el('h2', { class: 'panel__title', id: 'h-totals' }, t('queueNow'),
         feed.silent ? el('span', { class: 'panel__stale', 'data-field': 'totals-stale',
-          text: feed.lastAt ? t('feedAsOf', { t: fmtClock(feed.lastAt, false) }) : t('feedNever') }) : null),
+          text: feed.lastAt ? t('feedAsOf', { t: fmtClock(feed.lastAt, false) }) : t('feedNever') })
+          : feed.stale ? el('span', { class: 'panel__stale', 'data-field': 'totals-stale',
+            text: t('feedStale', { t: fmtClock(d.as_of, false) }) }) : null),
       el('div', { class: 'tiles tiles--totals' },
         tile(t('waiting'), fmtInt(q.waiting), null, 'total-waiting', 'tile--big'),
         tile(t('longestWait'), fmtMinutes(q.longest_wait_s), longestSub, 'total-longest'),
@@ -374,17 +655,42 @@
         : el('p', { class: 'muted', text: t('noCategories') }));
   }
 
+  /** What a recovering alert's figures are now ("现在 等候 3 人 · 最长等候 4 分钟"). */
+  function figuresNow(a) {
+    var f = a.figures || {}, parts = [];
+    if (isNum(f.waiting)) parts.push(t('trigger.waiting') + ' ' + fmtInt(f.waiting));
+    if (isNum(f.longest_wait_s)) parts.push(t('trigger.longest_wait') + ' ' + fmtMinutes(f.longest_wait_s));
+    if (isNum(f.complaints_in_window)) parts.push(t('trigger.complaints_nowindow') + ' ' + fmtInt(f.complaints_in_window));
+    return parts.length ? t('recoveringNow', { f: parts.join(' · ') }) : null;
+  }
+
   function renderAlert(a) {
     var level = a.level === 'critical' ? 'critical' : 'warning';
     var action = lang === 'en' ? (a.suggested_action_en || a.suggested_action) : (a.suggested_action || a.suggested_action_en);
     var what = [catName(a.category)];
     if (a.rule && lookup('rule.' + a.rule)) what.push(t('rule.' + a.rule));
+    // An alert none of whose conditions holds any more (恢复中) stays open until its figures
+    // stayed low for the close delay (domain.md §4): said so, with the figures now, never
+    // shown as a warning with nothing behind it.
+    if (recovering(a)) {
+      return el('article', {
+        class: 'alert alert--recovering', 'data-level': level, 'data-state': 'recovering',
+        'data-alert-id': a.alert_id, 'data-category': a.category, role: 'status'
+      },
+        el('div', { class: 'alert__head' },
+          el('span', { class: 'alert__badge', text: t('recovering') }),
+          el('span', { class: 'alert__what', text: what.join(' · ') }),
+          a.opened_at ? el('span', { class: 'alert__since', text: t('openedAt', { t: fmtClock(a.opened_at, false) }) }) : null),
+        el('p', { class: 'alert__note', 'data-field': 'recovering-note',
+          text: a.closes_at ? t('recoveringCloses', { t: fmtClock(a.closes_at, false) }) : t('recoveringEasing') }),
+        figuresNow(a) ? el('p', { class: 'alert__now', text: figuresNow(a) }) : null);
+    }
     var triggers = (a.triggers || []).map(function (tr) {
       return el('li', { class: 'alert__trigger', text: describeTrigger(tr, a.figures) });
     });
     return el('article', {
-      class: 'alert alert--' + level, 'data-level': level, 'data-alert-id': a.alert_id,
-      'data-category': a.category, role: 'alert'
+      class: 'alert alert--' + level + (flashing(a.alert_id) ? ' alert--flash' : ''), 'data-level': level,
+      'data-state': 'firing', 'data-alert-id': a.alert_id, 'data-category': a.category, role: 'alert'
     },
       el('div', { class: 'alert__head' },
         el('span', { class: 'alert__badge', text: t('level.' + level) }),
@@ -463,14 +769,15 @@
   function renderHallPage(main) {
     var d = st.data;
     renderHeader(hallName(d), [d.city, d.hall_id].filter(Boolean).join(' · '), d.as_of);
-    var worst = Math.max.apply(null, [0].concat((d.alerts || []).map(function (a) { return levelRank(a.level); })));
+    var worst = Math.max.apply(null, [0].concat((d.alerts || []).map(function (a) { return recovering(a) ? 0 : levelRank(a.level); })));
     document.body.setAttribute('data-worst', rankName(worst));
     var feed = feedOf(d);
     document.body.setAttribute('data-feed', feed.silent ? 'silent' : feed.stale ? 'stale' : 'live');
     main.replaceChildren(el('div', { class: 'layout' + (feed.silent ? ' layout--silent' : '') },
       renderFeedBanner(d),
       el('div', { class: 'layout__main' }, renderTotals(d), renderCategories(d), renderToday(d)),
-      el('div', { class: 'layout__side' }, renderAlerts(d), renderQuality(d))));
+      el('div', { class: 'layout__side' }, renderAlerts(d), renderTrend(d), renderClerks(d), renderQuality(d))));
+    fitScreen();
   }
 
   function renderNotFound(main) {
@@ -491,11 +798,23 @@
     // never 正常.
     var rankOf = function (h) { return Math.max(levelRank(h.worst_level), h.silent === true ? 1 : 0); };
     var onlySilent = function (h) { return rankOf(h) > levelRank(h.worst_level) ? 1 : 0; };
-    var halls = (payload.halls || []).slice().sort(function (a, b) {
+    var all = payload.halls || [];
+    var cities = [];
+    all.forEach(function (h) { if (h.city && cities.indexOf(h.city) < 0) cities.push(h.city); });
+    cities.sort(function (a, b) { return a.localeCompare(b, 'zh-CN'); });
+    var halls = all.filter(function (h) { return !cityFilter || h.city === cityFilter; }).sort(function (a, b) {
       return (rankOf(b) - rankOf(a)) || (onlySilent(a) - onlySilent(b));
     });
+    // the city filter (a wall screen per city branch): links, so the address says what is shown
+    var cityBar = cities.length > 1 || cityFilter ? el('nav', { class: 'cities', id: 'cities', 'aria-label': t('cityFilter') },
+      [el('a', { class: 'city' + (cityFilter ? '' : ' is-current'), href: pageUrl({ rotate: params.get('rotate') }),
+        'data-city': '', text: t('allCities') })].concat(cities.map(function (c) {
+        return el('a', { class: 'city' + (c === cityFilter ? ' is-current' : ''), 'data-city': c,
+          href: pageUrl({ city: c, rotate: params.get('rotate') }), text: c });
+      }))) : null;
     if (!halls.length) {
-      main.replaceChildren(el('p', { class: 'placeholder', text: t('pickerEmpty') }));
+      main.replaceChildren(el('section', { class: 'panel picker' }, cityBar,
+        el('p', { class: 'placeholder', text: t('pickerEmpty') })));
       return;
     }
     var rows = halls.map(function (h) {
@@ -527,8 +846,41 @@
             el('span', { class: 'pick__fig-value', text: fmtInt(h.open_alerts || 0) }))));
     });
     main.replaceChildren(el('section', { class: 'panel picker' },
-      el('p', { class: 'picker__hint', text: t('pickerHint') }),
+      el('div', { class: 'picker__bar' }, cityBar,
+        el('p', { class: 'picker__hint', text: t('pickerHint') }),
+        el('span', { class: 'picker__page', id: 'picker-page', hidden: true })),
       el('ol', { class: 'picker__list', id: 'picker' }, rows)));
+    st.pageSize = 0;  // measured again: the rows may have changed
+    applyPage();
+  }
+
+  /** A wall screen cannot scroll: the rows that fit the screen make a page, and the pages
+   * rotate (every `rotate` seconds). Rows of other pages are hidden, not removed. */
+  function applyPage() {
+    var list = $('picker'), label = $('picker-page');
+    if (!list || !label) return;
+    var rows = Array.prototype.slice.call(list.children);
+    rows.forEach(function (li) { li.hidden = false; });
+    if (!st.pageSize) {
+      var room = window.innerHeight - list.getBoundingClientRect().top - 16;
+      var first = rows[0] ? rows[0].getBoundingClientRect() : null;
+      var gap = rows[1] ? rows[1].getBoundingClientRect().top - first.bottom : 0;
+      var per = first ? first.height + gap : 1;
+      st.pageSize = Math.max(3, Math.floor((room + gap) / per));
+    }
+    var pages = Math.max(1, Math.ceil(rows.length / st.pageSize));
+    if (st.page >= pages) st.page = 0;
+    rows.forEach(function (li, i) { li.hidden = Math.floor(i / st.pageSize) !== st.page; });
+    list.setAttribute('data-page', String(st.page + 1));
+    list.setAttribute('data-pages', String(pages));
+    label.hidden = pages < 2;
+    label.textContent = pages < 2 ? '' : t('page', { p: st.page + 1, n: pages });
+  }
+
+  function rotatePage() {
+    if (hallId || !$('picker')) return;
+    st.page += 1;
+    applyPage();
   }
 
   function renderPlaceholder(main, text) {
@@ -543,6 +895,7 @@
     toggle.title = t('toggleTitle');
     toggle.setAttribute('lang', lang === 'zh' ? 'en' : 'zh-CN');
 
+    renderSound();
     var main = $('main');
     var payload = hallId ? (st.notFound ? 'notfound' : st.data) : st.halls;
     var key = lang + '|' + (payload == null ? (st.failing ? 'nodata' : 'loading') : JSON.stringify(payload));
@@ -579,6 +932,47 @@
     return hallId ? '/api/halls/' + encodeURIComponent(hallId) + '/now' : '/api/halls';
   }
 
+  /** Figures arrived (from the stream or a poll). */
+  function received(body, notFound) {
+    st.failing = false;
+    st.lastOkAt = Date.now();
+    st.notFound = !!notFound;
+    if (notFound) st.data = null;
+    else if (hallId) { noticeAlerts(body); st.data = body; }
+    else st.halls = body;
+  }
+
+  /** Server-sent events: the worker pushes the hall's figures after each batch that changed
+   * them. `event: poll` (another worker holds the hall, or this one is at its stream
+   * limit) or a stream that keeps failing: poll /now instead. */
+  function stream() {
+    var es = new EventSource('/api/halls/' + encodeURIComponent(hallId) + '/events');
+    var errors = 0;
+    var toPolling = function () {
+      es.close();
+      if (st.mode === 'poll') return;
+      st.mode = 'poll';
+      document.body.setAttribute('data-transport', 'poll');
+      poll();
+    };
+    document.body.setAttribute('data-transport', 'sse');
+    es.addEventListener('now', function (e) {
+      var body;
+      try { body = JSON.parse(e.data); } catch (err) { return; }
+      errors = 0;
+      received(body, false);
+      render();
+    });
+    es.addEventListener('poll', toPolling);
+    es.onerror = function () {
+      errors += 1;
+      st.failing = true;
+      renderStale();
+      // closed for good (an answer that is not a stream), or failing again and again
+      if (es.readyState === 2 || errors >= 3) toPolling();
+    };
+  }
+
   function poll() {
     var ctrl = window.AbortController ? new AbortController() : null;
     var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, Math.max(4000, pollMs)) : null;
@@ -589,12 +983,7 @@
         return r.json().then(function (j) { return { body: j }; });
       })
       .then(function (res) {
-        st.failing = false;
-        st.lastOkAt = Date.now();
-        st.notFound = !!res.notFound;
-        if (res.notFound) st.data = null;
-        else if (hallId) st.data = res.body;
-        else st.halls = res.body;
+        received(res.body, res.notFound);
       }, function () {
         st.failing = true;
       })
@@ -614,7 +1003,15 @@
   }
 
   $('lang-toggle').addEventListener('click', function () { setLang(lang === 'zh' ? 'en' : 'zh'); });
+  $('sound-toggle').addEventListener('click', function () { setMuted(!sound.muted); });
+  // any tap or key on the page lets the browser start the tones
+  ['pointerdown', 'keydown', 'touchstart'].forEach(function (ev) {
+    document.addEventListener(ev, unlockSound, { passive: true });
+  });
+  window.addEventListener('resize', function () { st.pageSize = 0; applyPage(); fitScreen(); });
   setInterval(renderStale, 1000);
+  setInterval(rotatePage, rotateMs);
   render();
-  poll();
+  if (st.mode === 'sse') stream();
+  else poll();
 }());
