@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from hallpulse.config import Settings
 from tests.month import oracle
-from tests.pipeline import alerts_well_formed, read_topic
+from tests.pipeline import alerts_well_formed, caught_up, read_topic, wait_for
 
 # The counts a lost or doubled fact changes, per hall and day (category 'all').
 COUNTED = ("issued", "called", "transactions", "csat_n", "audit_n", "complaints", "visits_served", "abandoned",
@@ -241,3 +242,33 @@ def customer_data_sweep(w, row) -> None:
     findings = sweep_all(w, [w.log_path, w.sink.log_path], None, sweep=sweep)
     row.notes.append(f"customer data sweep: {len(findings)} clear numbers in {sweep.summary()}")
     assert not findings, "\n".join(findings[:40])
+
+
+@contextmanager
+def judged(row, w):
+    """Run a trial's body: its row passes when the body ends, fails (with the processes'
+    last log lines printed) when it raises; the processes stop either way."""
+    try:
+        yield
+        row.passed = True
+    except BaseException:
+        row.passed = False
+        print(w.log_tail())
+        raise
+    finally:
+        w.stop()
+
+
+def settle_and_reckon(w, f: SteadyFeed, row, *, note: str = "") -> Reckoning:
+    """The end of a trial: the feed sent, every input committed and stored, the store
+    reckoned against the recomputation (nothing lost or doubled), the customer data swept."""
+    f.done.wait(1800)
+    assert f.error is None, f"the feed failed: {f.error!r}"
+    wait_for(lambda: caught_up(w.settings, w.settings.worker.app_id), 900, "the worker to catch up", interval=2)
+    w.wait_flushed(timeout=300)
+    r = reckon(w.settings, w.store())
+    row.lost, row.doubled = r.lost, r.doubled
+    row.notes.append(r.summary() + note)
+    assert r.clean, r.summary() + "\n" + "\n".join((r.problems + r.alert_problems)[:30])
+    customer_data_sweep(w, row)
+    return r

@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 
 from hallpulse import kafka_local
-from tests.chaos.harness import SteadyFeed, customer_data_sweep, reckon
+from tests.chaos.harness import SteadyFeed, judged, settle_and_reckon
 from tests.chaos.trials import trial
 from tests.month.feed import month_feed
-from tests.pipeline import WorkerProcess, caught_up, wait_for, worker_env
+from tests.pipeline import WorkerProcess, wait_for, worker_env
 
 HALLS = ["JS-NJ-0001", "JS-SZ-0002", "JS-WX-0002"]
 RATE = 1000.0
@@ -32,7 +32,7 @@ def test_broker_killed_mid_feed_and_back_30_s_later(own_broker, tmp_path):
     w = WorkerProcess(worker_env(own_broker.bootstrap, var, HALLPULSE__SINK__BATCH_SECONDS="1"), var,
                       tmp_path / "worker.log")
     kafka_local.ensure_topics(w.settings)
-    try:
+    with judged(row, w):
         w.start()
         f = SteadyFeed(w.settings, msgs, RATE)
         f.start()
@@ -51,22 +51,6 @@ def test_broker_killed_mid_feed_and_back_30_s_later(own_broker, tmp_path):
             return w.stats()["engine"]["processed"] > seen_before and f.sent > len(msgs) * 0.45
         wait_for(processing_again, 300, "the worker to process again after the broker came back", interval=0.2)
         resumed = time.monotonic() - back
-        f.done.wait(900)
-        assert f.error is None, f"the feed failed: {f.error!r}"
-        wait_for(lambda: caught_up(w.settings, w.settings.worker.app_id), 900, "the worker to catch up",
-                 interval=2)
-        w.wait_flushed(timeout=300)
-        assert w.proc.poll() is None and w.sink.proc.poll() is None, "a process exited after the outage"
         row.recovery = f"broker up in {up_s:.1f} s; worker processing {resumed:.1f} s after the restart began"
-        r = reckon(w.settings, w.store())
-        row.lost, row.doubled = r.lost, r.doubled
-        row.notes.append(r.summary() + f"; the feed resent {f.resent:,} unacknowledged messages")
-        assert r.clean, r.summary() + "\n" + "\n".join((r.problems + r.alert_problems)[:30])
-        customer_data_sweep(w, row)
-        row.passed = True
-    except BaseException:
-        row.passed = False
-        print(w.log_tail())
-        raise
-    finally:
-        w.stop()
+        settle_and_reckon(w, f, row, note=f"; the feed resent {f.resent:,} unacknowledged messages")
+        assert w.proc.poll() is None and w.sink.proc.poll() is None, "a process exited after the outage"

@@ -32,6 +32,7 @@ from hallpulse import kafka_local, simulator
 from hallpulse.config import Settings
 from schemas.catalogue import load_catalogue
 from streams.engine import DeadLetter
+from tests.chaos.harness import judged
 from tests.chaos.pii_sweep import Sweep, sweep_all
 from tests.chaos.trials import trial
 from tests.hostile import ACCEPTED, HTML, SCRIPT, Hostile, catalogue, clear_numbers
@@ -99,7 +100,7 @@ def test_hostile_input_through_the_real_topics(kafka_bootstrap, tmp_path):
     w = WorkerProcess(env, var, tmp_path / "worker.log")
     settings = w.settings
     kafka_local.ensure_topics(settings)
-    try:
+    with judged(row, w):
         w.start()
         # 1. 5 MB: Kafka refuses it at the producer, the worker never sees it
         refused = _send_5mb(settings, halls[0])
@@ -151,13 +152,6 @@ def test_hostile_input_through_the_real_topics(kafka_bootstrap, tmp_path):
         row.notes.append(f"customer data sweep: {len(findings)} clear numbers in {sweep.summary()}")
         assert not findings, "\n".join(findings[:40])
         assert w.proc.poll() is None and w.sink.proc.poll() is None
-        row.passed = True
-    except BaseException:
-        row.passed = False
-        print(w.log_tail())
-        raise
-    finally:
-        w.stop()
 
 
 def _send_5mb(settings, key: str) -> str:

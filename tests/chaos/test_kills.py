@@ -17,10 +17,10 @@ import time
 from functools import cache
 
 from hallpulse import kafka_local
-from tests.chaos.harness import SteadyFeed, customer_data_sweep, describe, kill_moments, reckon
+from tests.chaos.harness import SteadyFeed, describe, judged, kill_moments, settle_and_reckon
 from tests.chaos.trials import trial
 from tests.month.feed import DEFAULT_HALLS, month_feed
-from tests.pipeline import WorkerProcess, caught_up, wait_for, worker_env
+from tests.pipeline import WorkerProcess, wait_for, worker_env
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261207"))
 RATE = float(os.environ.get("CHAOS_RATE", "1500"))      # events per second fed
@@ -48,7 +48,7 @@ def test_sigkill_three_times_during_a_steady_feed(kafka_bootstrap, tmp_path):
                                  HALLPULSE__TOPICS__PARTITIONS=str(PARTITIONS)), var, tmp_path / "worker.log")
     kafka_local.ensure_topics(w.settings)
     restarts: list[float] = []
-    try:
+    with judged(row, w):
         w.start()
         f = SteadyFeed(w.settings, msgs, RATE)
         t0 = time.monotonic()
@@ -66,20 +66,4 @@ def test_sigkill_three_times_during_a_steady_feed(kafka_bootstrap, tmp_path):
             restarts.append(time.monotonic() - killed)
         row.faults = "3 × SIGKILL of the worker at random moments (seed " + str(SEED) + ")"
         row.recovery = "restart to serving " + describe(restarts)
-        f.done.wait(duration * 3 + 300)
-        assert f.error is None, f"the feed failed: {f.error!r}"
-        wait_for(lambda: caught_up(w.settings, w.settings.worker.app_id), 900, "the worker to catch up",
-                 interval=2)
-        w.wait_flushed(timeout=300)
-        r = reckon(w.settings, w.store())
-        row.lost, row.doubled = r.lost, r.doubled
-        row.notes.append(r.summary())
-        assert r.clean, r.summary() + "\n" + "\n".join((r.problems + r.alert_problems)[:30])
-        customer_data_sweep(w, row)
-        row.passed = True
-    except BaseException:
-        row.passed = False
-        print(w.log_tail())
-        raise
-    finally:
-        w.stop()
+        settle_and_reckon(w, f, row)

@@ -16,17 +16,27 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from contextlib import contextmanager
 
 from hallpulse import kafka_local
-from tests.chaos.harness import SteadyFeed, customer_data_sweep, fill, freeze, reckon, rss_mb
+from tests.chaos.harness import SteadyFeed, fill, freeze, judged, rss_mb, settle_and_reckon
 from tests.chaos.trials import trial
 from tests.month.feed import month_feed
-from tests.pipeline import WorkerProcess, caught_up, wait_for, worker_env
+from tests.pipeline import WorkerProcess, wait_for, worker_env
 
 HALLS = ["JS-NJ-0005", "JS-SZ-0006", "JS-NJ-0001"]
 RATE = 800.0
 OUTAGE_S = 60.0
 FULL_S = 40.0
+
+
+@contextmanager
+def thawed(path):
+    """The store's directories writable again at the end, whatever happened."""
+    try:
+        yield
+    finally:
+        freeze(path, on=False)
 
 
 def _pipeline(kafka_bootstrap: str, root, tmp_path) -> WorkerProcess:
@@ -66,17 +76,8 @@ def _during(w: WorkerProcess, seconds: float, want_failing: str) -> dict:
 
 
 def _land_and_reckon(w: WorkerProcess, f: SteadyFeed, row, since: float) -> None:
-    f.done.wait(900)
-    assert f.error is None, f"the feed failed: {f.error!r}"
-    wait_for(lambda: caught_up(w.settings, w.settings.worker.app_id), 900, "the worker to catch up", interval=2)
-    w.wait_flushed(timeout=300)
-    landed = time.monotonic() - since
-    r = reckon(w.settings, w.store())
-    row.lost, row.doubled = r.lost, r.doubled
-    row.notes.append(r.summary())
-    row.recovery += f"; everything stored {landed:.0f} s after"
-    assert r.clean, r.summary() + "\n" + "\n".join((r.problems + r.alert_problems)[:30])
-    customer_data_sweep(w, row)
+    settle_and_reckon(w, f, row)
+    row.recovery += f"; everything stored {time.monotonic() - since:.0f} s after"
 
 
 def test_store_refuses_writes_for_60_s(kafka_bootstrap, small_disk, tmp_path):
@@ -84,7 +85,7 @@ def test_store_refuses_writes_for_60_s(kafka_bootstrap, small_disk, tmp_path):
     msgs = month_feed(month="2026-10", hall_ids=HALLS, seed=9, visits_per_day=120)
     row.load = f"{len(msgs):,} events, {len(HALLS)} halls × 31 days, fed at {RATE:,.0f}/s"
     w = _pipeline(kafka_bootstrap, small_disk(600), tmp_path)
-    try:
+    with judged(row, w), thawed(w.settings.chdb_path):
         w.start()
         f = SteadyFeed(w.settings, msgs, RATE)
         f.start()
@@ -101,14 +102,6 @@ def test_store_refuses_writes_for_60_s(kafka_bootstrap, small_disk, tmp_path):
                         f"outage RSS worker {seen['rss_worker']:.0f} MB, sink {seen['rss_sink']:.0f} MB, sink held "
                         f"{seen['held']:,} messages (≤ one batch of {batch:,}), worker processed {seen['processed']:,}")
         _land_and_reckon(w, f, row, back)
-        row.passed = True
-    except BaseException:
-        row.passed = False
-        print(w.log_tail())
-        raise
-    finally:
-        freeze(w.settings.chdb_path, on=False)
-        w.stop()
 
 
 def test_disk_full_holds_input_and_resumes(kafka_bootstrap, small_disk, tmp_path):
@@ -117,7 +110,7 @@ def test_disk_full_holds_input_and_resumes(kafka_bootstrap, small_disk, tmp_path
     row.load = f"{len(msgs):,} events, {len(HALLS)} halls × 31 days, fed at {RATE:,.0f}/s"
     disk = small_disk(300)
     w = _pipeline(kafka_bootstrap, disk, tmp_path)
-    try:
+    with judged(row, w):
         w.start()
         f = SteadyFeed(w.settings, msgs, RATE)
         f.start()
@@ -133,10 +126,3 @@ def test_disk_full_holds_input_and_resumes(kafka_bootstrap, small_disk, tmp_path
                         f"{seen['live_max_s'] * 1000:.0f} ms; RSS worker {seen['rss_worker']:.0f} MB, "
                         f"sink {seen['rss_sink']:.0f} MB")
         _land_and_reckon(w, f, row, back)
-        row.passed = True
-    except BaseException:
-        row.passed = False
-        print(w.log_tail())
-        raise
-    finally:
-        w.stop()
