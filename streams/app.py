@@ -105,7 +105,10 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     def restore() -> None:
         assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == t.tickets}
         state.partitions = assigned
-        engine.restore(tables[VISITS].items(), tables[SURVEYS].items(), tables[ALERTS].items(),
+        alerts = tables[ALERTS]
+        key_partition = faust_fixes.key_partitions(alerts)
+        engine.restore(tables[VISITS].items(), tables[SURVEYS].items(),
+                       [(k, {**st, "p": key_partition[k]} if k in key_partition else st) for k, st in alerts.items()],
                        partitions=assigned or None)
         state.stale = False
         log.info("worker.restored", halls=len(engine.books), visits=sum(len(b.visits) for b in engine.books.values()),

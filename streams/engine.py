@@ -244,8 +244,15 @@ class Engine:
         for vid, rec in self.held.items():
             self.books[rec["h"]].set_visit(vid, list(rec["s"]))
         for key, st in alert_states:
-            if partitions is not None and self.partition_of.get(key.split("|", 1)[0]) not in partitions:
+            hall = key.split("|", 1)[0]
+            # the state's own partition (the table knows it, see streams/app.py); a hall whose
+            # visits have all ended has no held visit to tell it, and its open alert must come
+            # back all the same, or the next breach opens a second one beside it
+            partition = st.get("p", self.partition_of.get(hall))
+            if partitions is not None and partition not in partitions:
                 continue  # a hall of another worker's partitions
+            if partition is not None and hall in self.catalogue:
+                self.partition_of[hall] = partition
             self.alert_states[key] = AlertState.from_dict(st)
         for book in self.books.values():
             book.gauge_upto = minute_of(book.view_ms) - MINUTE_MS if book.view_ms else 0

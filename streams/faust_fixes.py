@@ -175,6 +175,12 @@ def _on_key_set_recording_partition(self, key, value) -> None:
         partitions[key] = partition
 
 
+def key_partitions(table) -> dict:
+    """The partition of each key of an in-memory table, as the store knows it (recovered
+    from the changelog, or written by the agent: fix 6)."""
+    return dict(getattr(table.data, "_key_partition", {}))
+
+
 def remember_partition(table, key, partition: int) -> None:
     """Fix 6 for a write made outside ``table[key] = ...`` (the agent's batches name each
     write's partition): the memory store forgets the key with its partition."""

@@ -256,3 +256,29 @@ def test_a_restore_takes_only_the_partitions_this_worker_owns():
                      partitions={0})
     assert set(restored.books) == {HALL}
     assert {k.split("|")[0] for k in restored.alert_states} == {HALL}
+
+
+def test_an_open_alert_of_a_hall_without_held_visits_survives_a_restore():
+    """A worker restarted from its tables must get back every open alert of its
+    partitions, also of a hall none of whose visits the tables still hold (they ended):
+    it learns the partition from the alert state's own key (the table knows it). Before,
+    such an alert was dropped, and the hall's next breach opened a second alert beside the
+    first, which never closed (chaos trial SIGKILL ×3: two alerts open at once)."""
+    eng = Engine(CATALOGUE, RULES)
+    tables = {"visits": {}, "surveys": {}, "alert_states": {}}
+    partition_of_key: dict[str, int] = {}
+    maker = Maker(HALL)
+    for i in range(16):
+        kind, raw = maker.ticket("issued", f"{HALL}-Q{i:03d}", at("11:00", seconds=i))
+        for table, key, value in eng.process(kind, raw, partition=0).writes:
+            tables[table][key] = value
+            partition_of_key[key] = 0
+    assert tables["alert_states"], "the queue alert is open"
+    restored = Engine(CATALOGUE, RULES)
+    with_partition = [(k, {**st, "p": partition_of_key[k]}) for k, st in tables["alert_states"].items()]
+    restored.restore([], [], with_partition, partitions={0})   # no visit held any more
+    assert set(restored.alert_states) == set(tables["alert_states"])
+    assert restored.partition_of[HALL] == 0                    # ticks reach the hall again
+    elsewhere = Engine(CATALOGUE, RULES)
+    elsewhere.restore([], [], with_partition, partitions={1})
+    assert not elsewhere.alert_states                          # another worker's hall stays out
