@@ -42,6 +42,7 @@ class WorkerState:
     settings: WorkerConfig
     catalogue: Catalogue
     engine: Engine
+    signals: HallSignals            # the lobby pages' event streams ([worker].sse_max_subscribers)
     stale: bool = True              # the engine must be rebuilt from the tables ...
     recovered: bool = False         # ... which is possible once Faust has restored them
     facts_sent: int = 0
@@ -50,7 +51,6 @@ class WorkerState:
     batches: int = 0                # batches processed, and where their time went:
     engine_s: float = 0.0           # ... the engine (plain Python) ...
     send_s: float = 0.0             # ... handing table writes and messages to the producer
-    signals: HallSignals = field(default_factory=lambda: HallSignals(64))  # the lobby pages' streams
 
 
 def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
@@ -89,7 +89,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                     retention_h=w.retention_hours, future_s=w.future_seconds,
                     max_message_bytes=w.max_message_bytes,
                     expire_after_min=w.expire_after_minutes)
-    state = WorkerState(settings, catalogue, engine, signals=HallSignals(w.sse_max_subscribers))
+    state = WorkerState(settings, catalogue, engine, HallSignals(w.sse_max_subscribers))
     t = settings.topics
     kind_of = {t.tickets: "tickets", t.transactions: "transactions", t.surveys: "surveys", t.ticks: "ticks"}
     inputs = app.topic(*t.inputs, t.ticks, key_type=bytes, value_type=bytes, key_serializer="raw",

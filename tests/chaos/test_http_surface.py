@@ -126,14 +126,21 @@ class SlowCrowd(threading.Thread):
         self.header_lifetimes: list[float] = []   # how long a never-finished request was held
         self.answered_unfinished = 0         # a request never finished got an answer (it must not)
 
+    async def connect(self):
+        """A new connection to the worker, counted; None (after a pause) when refused."""
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", self.port)
+        except OSError:
+            await asyncio.sleep(0.5)
+            return None
+        self.connections += 1
+        return r, w
+
     async def dribble(self) -> None:
         while not self.stopping:
-            try:
-                r, w = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                await asyncio.sleep(0.5)
+            if (conn := await self.connect()) is None:
                 continue
-            self.connections += 1
+            r, w = conn
             t0 = time.monotonic()
             w.write(b"GET /api/halls HTTP/1.1\r\nHost: lobby\r\n")
             try:
@@ -158,12 +165,9 @@ class SlowCrowd(threading.Thread):
 
     async def sip(self) -> None:
         while not self.stopping:
-            try:
-                r, w = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                await asyncio.sleep(0.5)
+            if (conn := await self.connect()) is None:
                 continue
-            self.connections += 1
+            r, w = conn
             w.write(b"GET /api/halls HTTP/1.1\r\nHost: lobby\r\n\r\n")
             try:
                 first = True
