@@ -60,7 +60,7 @@ def test_(settings, name: str) -> None:
     import time
 
     from sinks.notify.channels import payload, post, signed_url
-    from sinks.notify.policy import SHANGHAI
+    from streams.windows import SHANGHAI
     from sinks.notify.render import probe_message
 
     try:

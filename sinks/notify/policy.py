@@ -23,11 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from schemas.events import AlertAction, AlertEvent, AlertLevel
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from streams.windows import SHANGHAI
 
 
 def in_quiet_hours(at: datetime, start: time | None, end: time | None) -> bool:

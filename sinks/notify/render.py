@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from schemas.catalogue import Hall
 from schemas.events import AlertAction, AlertEvent, AlertLevel, AlertRule
 from schemas.privacy import mask_text
-from sinks.notify.policy import SHANGHAI
+from streams.windows import SHANGHAI
 
 # the words of the lobby page (streams/static/i18n.js), so a manager reads the same terms
 CATEGORY_ZH = {
