@@ -8,12 +8,12 @@ sends one test message to a configured robot and says what it answered.
 from __future__ import annotations
 
 import signal
-import sys
 from datetime import datetime
 
 import click
 
 from hallpulse import kafka_local
+from hallpulse.errors import OperatorError
 from hallpulse.logs import get_logger
 from schemas.catalogue import load_catalogue
 
@@ -31,12 +31,8 @@ def notify(ctx: click.Context, dry_run: bool) -> None:
 
     settings = ctx.obj
     if not settings.notify.channels:
-        click.echo("error: no [[notify.channels]] configured (see docs/operations.md)", err=True)
-        sys.exit(1)
-    if not kafka_local.broker_ready(settings.kafka.servers):
-        hint = "start it with: hallpulse kafka up" if settings.kafka.uses_local_broker else "check KAFKA_BOOTSTRAP"
-        click.echo(f"error: no Kafka broker answers at {settings.kafka.servers}; {hint}", err=True)
-        sys.exit(1)
+        raise OperatorError("no [[notify.channels]] configured (see docs/operations.md)")
+    kafka_local.require_broker(settings)
     kafka_local.ensure_topics(settings)
     n = Notifier(settings, load_catalogue(settings.catalogue_file), dry_run=dry_run, echo=click.echo)
     if not dry_run:
