@@ -159,42 +159,50 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         value_bytes = None if value is None else topic.prepare_value(value, table.value_serializer)[0]
         await emit(topic.get_topic_name(), key_bytes, value_bytes, partition)
 
-    @app.agent(inputs)
-    async def hall_events(stream):
-        async for events in stream.take_events(w.batch_max_events, within=w.batch_max_seconds):
-            if state.stale:  # events flow only after recovery: the tables are complete
-                restore()
-            batch = OutcomeBatch()
-            ticked = False
-            t0 = time.perf_counter()
-            for event in events:
-                msg = event.message
-                if msg.partition not in state.partitions:
-                    state.skipped += 1  # read before its partition was revoked: its new owner reads it
+    async def hall_events(messages: list) -> None:
+        """The agent: the input as Faust fetched it (faust_fixes #8), in batches of at most
+        ``[worker].batch_max_events``; each batch's output is sent, then its input acked."""
+        for i in range(0, len(messages), w.batch_max_events):
+            await process_batch(messages[i:i + w.batch_max_events])
+
+    async def process_batch(messages: list) -> None:
+        if state.stale:  # events flow only after recovery: the tables are complete
+            restore()
+        batch = OutcomeBatch()
+        ticked = False
+        t0 = time.perf_counter()
+        for msg in messages:
+            if msg.partition not in state.partitions:
+                state.skipped += 1  # read before its partition was revoked: its new owner reads it
+                continue
+            kind = kind_of[msg.topic]
+            if kind == "ticks":
+                try:
+                    t_ms = int(json.loads(msg.value)["t"])
+                except (ValueError, KeyError, TypeError):  # not one of ours: nothing to do
+                    log.warning("ticks.ignored", value=mask_text(repr(msg.value)[:80]))
                     continue
-                kind = kind_of[msg.topic]
-                if kind == "ticks":
-                    try:
-                        t_ms = int(json.loads(event.value)["t"])
-                    except (ValueError, KeyError, TypeError):  # not one of ours: nothing to do
-                        log.warning("ticks.ignored", value=mask_text(repr(event.value)[:80]))
-                        continue
-                    out = engine.tick(msg.partition, t_ms)
-                    ticked = True
-                else:
-                    key = event.key.decode(errors="replace") if isinstance(event.key, bytes) else event.key
-                    out = engine.process(kind, event.value, topic=msg.topic, partition=msg.partition,
-                                         offset=msg.offset, key=key)
-                batch.add(msg.partition, out)
-            t1 = time.perf_counter()
-            async with faust_fixes.SENDING:  # no commit holds part of a batch (faust_fixes #2)
-                await send_batch(batch)
-            # the lobby pages watching a hall this batch changed (after a tick: every hall,
-            # its waits grew) get its figures now, not at their next poll
-            state.signals.notify(None if ticked else {*batch.facts, *(a.hall_id for _, a in batch.alerts)})
-            state.batches += 1
-            state.engine_s += t1 - t0
-            state.send_s += time.perf_counter() - t1
+                out = engine.tick(msg.partition, t_ms)
+                ticked = True
+            else:
+                key = msg.key.decode(errors="replace") if isinstance(msg.key, bytes) else msg.key
+                out = engine.process(kind, msg.value, topic=msg.topic, partition=msg.partition,
+                                     offset=msg.offset, key=key)
+            batch.add(msg.partition, out)
+        t1 = time.perf_counter()
+        async with faust_fixes.SENDING:  # no commit holds part of a batch (faust_fixes #2)
+            await send_batch(batch)
+            ack = app.consumer.ack
+            for msg in messages:
+                ack(msg)
+        # the lobby pages watching a hall this batch changed (after a tick: every hall,
+        # its waits grew) get its figures now, not at their next poll
+        state.signals.notify(None if ticked else {*batch.facts, *(a.hall_id for _, a in batch.alerts)})
+        state.batches += 1
+        state.engine_s += t1 - t0
+        state.send_s += time.perf_counter() - t1
+
+    faust_fixes.deliver_in_batches(app, inputs, hall_events)
 
     async def send_batch(batch: OutcomeBatch) -> None:
         """Everything a batch changed, each key once, each output in its partition."""

@@ -84,10 +84,9 @@ class WorkerSettings(BaseModel):
     # worker restarted under the same name takes its partitions back at once instead of
     # waiting out its killed predecessor's session; unset = dynamic membership
     instance_id: str | None = None
-    # events are processed in batches of at most this many, or what arrived within this
-    # long: a table key changed by several events of a batch is written once
+    # events are processed as Faust fetched them, in batches of at most this many: a table
+    # key changed by several events of a batch is written once
     batch_max_events: int = Field(default=1000, ge=1)
-    batch_max_seconds: float = Field(default=0.05, gt=0)
     # how long the producer gathers records into one request (Kafka's linger.ms)
     producer_linger_seconds: float = Field(default=0.005, ge=0)
     # bytes the producer gathers per partition before a send must wait for the broker: the
