@@ -481,12 +481,16 @@ class Engine:
         now = max(at_ms or 0, book.now_ms, book.live_ms)
         if not book.now_ms:
             return
-        at = None
+        at = gauges = None
         th = self._thresholds(book)
-        gauges = book.gauges_at(now)
+        queue = book.queue_at(now)
+        waiting = queue[0]
         for cat in CATEGORIES:
             key = f"{book.hall_id}|{cat}|queue"
             state = self.alert_states.get(key)
+            if state is None and not waiting[cat]:
+                continue  # nobody waits: every figure is 0, no rule can fire (the gauges are not needed)
+            gauges = gauges or book.gauges_at(now, queue)
             g = gauges[cat]
             if state is None and not queue_fires(g.waiting, g.longest_wait_s, g.est_wait_s, th):
                 continue  # no alert open and none would open: nothing to evaluate
