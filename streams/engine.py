@@ -481,17 +481,18 @@ class Engine:
         now = max(at_ms or 0, book.now_ms, book.live_ms)
         if not book.now_ms:
             return
-        at = gauges = None
+        at = None
         th = self._thresholds(book)
         queue = book.queue_at(now)
-        waiting = queue[0]
-        for cat in CATEGORIES:
-            key = f"{book.hall_id}|{cat}|queue"
-            state = self.alert_states.get(key)
-            if state is None and not waiting[cat]:
-                continue  # nobody waits: every figure is 0, no rule can fire (the gauges are not needed)
-            gauges = gauges or book.gauges_at(now, queue)
-            g = gauges[cat]
+        keys = {cat: f"{book.hall_id}|{cat}|queue" for cat in CATEGORIES}
+        states = {cat: self.alert_states.get(key) for cat, key in keys.items()}
+        # where nobody waits every figure is 0: no rule can fire, only an open alert needs them
+        needed = [cat for cat in CATEGORIES if states[cat] is not None or queue[0][cat]]
+        if not needed:
+            return
+        gauges = book.gauges_at(now, queue, needed)
+        for cat in needed:
+            key, state, g = keys[cat], states[cat], gauges[cat]
             if state is None and not queue_fires(g.waiting, g.longest_wait_s, g.est_wait_s, th):
                 continue  # no alert open and none would open: nothing to evaluate
             at = at or from_ms(now).astimezone(SHANGHAI)

@@ -280,9 +280,12 @@ class HallBook:
                         longest[cat] = (since, ticket)
         return count, longest
 
-    def gauges_at(self, t_ms: int, queue: tuple[dict, dict] | None = None) -> dict[str, Gauge]:
-        """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``
-        (``queue``: :meth:`queue_at` of the same instant, when the caller has it)."""
+    def gauges_at(self, t_ms: int, queue: tuple[dict, dict] | None = None,
+                  categories: list[str] | None = None) -> dict[str, Gauge]:
+        """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``.
+        ``queue``: :meth:`queue_at` of the same instant, when the caller has it; with
+        ``categories``, only the figures of those (and no ``all``), for a caller that needs
+        a few of them."""
         count, longest = queue or self.queue_at(t_ms)
         # counters active in the last 15 minutes, handle times of the last 60 (per category,
         # in time order: the mean is summed in that order)
@@ -290,10 +293,12 @@ class HallBook:
         txs = (t_ms - MIN60 + 1,), (t_ms, "\uffff")
         all_counters = len(set(self.activity.values_in(*act)))
         out: dict[str, Gauge] = {}
-        for c in CATEGORIES:
+        for c in categories or CATEGORIES:
             n = len(set(self.activity_of[c].values_in(*act)))
             out[c] = self._gauge(t_ms, count[c], longest[c], n, n or all_counters, self.handles_of[c].values_in(*txs),
                                  self.standard_s[c])
+        if categories is not None:
+            return out
         est = max((g.est_wait_s for g in out.values()), default=0.0)
         first = min((w for w in longest.values() if w is not None), default=None)
         out[ALL] = Gauge(sum(count.values()), (t_ms - first[0]) / 1000.0 if first else 0.0,

@@ -42,18 +42,14 @@ class SortedTuples:
 
     def irange(self, minimum: tuple | None = None, maximum: tuple | None = None) -> list[tuple]:
         """The items ``minimum <= item <= maximum`` in order (a bound left out: no bound)."""
-        lo, hi = self._bounds(minimum, maximum)
-        return self.items[lo:hi]
+        items = self.items
+        return items[0 if minimum is None else bisect_left(items, minimum):
+                     len(items) if maximum is None else bisect_right(items, maximum)]
 
     def values_in(self, minimum: tuple, maximum: tuple) -> list[Any]:
         """The ``column`` of the items ``minimum <= item <= maximum``, in order."""
-        lo, hi = self._bounds(minimum, maximum)
-        return self.values[lo:hi]
-
-    def _bounds(self, minimum: tuple | None, maximum: tuple | None) -> tuple[int, int]:
         items = self.items
-        return (0 if minimum is None else bisect_left(items, minimum),
-                len(items) if maximum is None else bisect_right(items, maximum))
+        return self.values[bisect_left(items, minimum):bisect_right(items, maximum)]
 
     def __len__(self) -> int:
         return len(self.items)
