@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.privacy import contains_clear_id, contains_clear_phone, is_safe_customer_ref
+from schemas.privacy import contains_clear_number
 
 
 class Category(StrEnum):
@@ -124,11 +125,18 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
+@lru_cache(maxsize=4096)
+def _holds_clear_number(value: str) -> bool:
+    """:func:`schemas.privacy.contains_clear_number`, remembered: most identifiers of an
+    event (hall, visit, ticket, counter, staff, business code) recur in the next ones."""
+    return contains_clear_number(value)
+
+
 def _no_customer_number(value: str) -> str:
     """Identifiers (ids, ticket and counter numbers, codes) are the system's, never a
     customer's: one that is a clear phone or ID number would carry it into the store, the
     API and the lobby screen, so the event is refused (and its dead letter masked)."""
-    if contains_clear_phone(value) or contains_clear_id(value):
+    if _holds_clear_number(value):
         raise ValueError("holds a clear phone or ID number; identifiers must not carry customer data")
     return value
 
@@ -168,7 +176,7 @@ class TicketEvent(_Event):
     def _no_clear_number(cls, v: str | None) -> str | None:
         # schemas.privacy decides what a clear number is: one standing on its own, so a hex
         # hash whose digits happen to read 13812345678 is fine, +8613812345678 is not.
-        if v is not None and not is_safe_customer_ref(v):
+        if v is not None and _holds_clear_number(v):  # schemas.privacy.is_safe_customer_ref, remembered
             raise ValueError("customer_ref holds a clear phone or ID number; send a hash or a masked number like 138****1234")
         return v
 

@@ -40,7 +40,8 @@ ID_RE = re.compile(rf"{_BEFORE}(?P<head>\d{{6}}){_SEP}\d{{8}}{_SEP}(?P<tail>\d{{
 
 
 def _normalise(text: str) -> str:
-    return text.translate(_FULL_WIDTH)
+    # every character the table maps is outside ASCII: ASCII text (nearly all) is as it is
+    return text if text.isascii() else text.translate(_FULL_WIDTH)
 
 
 def contains_clear_phone(text: str) -> bool:
@@ -49,6 +50,12 @@ def contains_clear_phone(text: str) -> bool:
 
 def contains_clear_id(text: str) -> bool:
     return bool(ID_RE.search(_normalise(text)))
+
+
+def contains_clear_number(text: str) -> bool:
+    """A clear phone or ID number: ``contains_clear_phone(text) or contains_clear_id(text)``."""
+    text = _normalise(text)
+    return bool(PHONE_RE.search(text) or ID_RE.search(text))
 
 
 def _sub(pattern: re.Pattern[str], text: str, stars: str, keep_cc: bool) -> str:
@@ -76,4 +83,4 @@ def mask_text(text: str) -> str:
 def is_safe_customer_ref(ref: str) -> bool:
     """A customer reference is safe when it holds no clear phone or ID number: a hash (hex
     or otherwise) or a masked number like ``138****1234`` is safe."""
-    return not contains_clear_phone(ref) and not contains_clear_id(ref)
+    return not contains_clear_number(ref)

@@ -26,8 +26,9 @@ import math
 import tomllib
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -274,8 +275,7 @@ def _limit(share: float, threshold: float) -> float:
     return round(share * threshold, 9)
 
 
-@dataclass(frozen=True)
-class _Assessment:
+class _Assessment(NamedTuple):
     level: AlertLevel | None  # level the figures reach now, None when no rule fires
     triggers: list[str]
     below: bool  # every warning-level value is under share × its threshold
@@ -286,62 +286,93 @@ class _Assessment:
     close_advice: tuple[str, str]
 
 
-def _assess_queue(f: QueueFigures, th: AlertThresholds, category: str) -> _Assessment:
+class _QueueLimits(NamedTuple):
+    """One size class's queue thresholds in the figures' units, and the texts an event
+    shows: the same for every evaluation (one per visit step), so made once."""
+
+    warn_longest_s: float
+    warn_est_s: float
+    crit_longest_s: float
+    lim_waiting: float
+    lim_longest_s: float
+    lim_est_s: float
+    waiting_critical: str
+    waiting_warning: str
+    longest_critical: str
+    longest_warning: str
+    estimated: str
+    close_triggers: tuple[str, ...]
+    thresholds: dict[str, float]  # as published on an event, after the figures
+
+
+@lru_cache(maxsize=64)
+def _queue_limits(th: AlertThresholds) -> _QueueLimits:
     warn_longest_s = th.warning_longest_wait_min * 60
     warn_est_s = th.warning_estimated_wait_min * 60
     crit_longest_s = th.critical_longest_wait_min * 60
-
-    triggers: list[str] = []
-    critical = False
-    # One trigger per figure, naming the highest threshold it crossed.
-    if f.waiting >= th.critical_waiting:
-        triggers.append(f"waiting>={th.critical_waiting}")
-        critical = True
-    elif f.waiting >= th.warning_waiting:
-        triggers.append(f"waiting>={th.warning_waiting}")
-    if f.longest_wait_s >= crit_longest_s:
-        triggers.append(f"longest_wait>={_num(th.critical_longest_wait_min)}min")
-        critical = True
-    elif f.longest_wait_s >= warn_longest_s:
-        triggers.append(f"longest_wait>={_num(th.warning_longest_wait_min)}min")
-    if f.estimated_wait_s >= warn_est_s:  # estimated wait has no critical level (§4)
-        triggers.append(f"estimated_wait>={_num(th.warning_estimated_wait_min)}min")
-    level = AlertLevel.critical if critical else (AlertLevel.warning if triggers else None)
-
     share = th.close_below_share
     lim_waiting = _limit(share, th.warning_waiting)
     lim_longest_min = _limit(share, th.warning_longest_wait_min)
     lim_est_min = _limit(share, th.warning_estimated_wait_min)
-    below = (
-        f.waiting < lim_waiting
-        and f.longest_wait_s < lim_longest_min * 60
-        and f.estimated_wait_s < lim_est_min * 60
+    return _QueueLimits(
+        warn_longest_s=warn_longest_s,
+        warn_est_s=warn_est_s,
+        crit_longest_s=crit_longest_s,
+        lim_waiting=lim_waiting,
+        lim_longest_s=lim_longest_min * 60,
+        lim_est_s=lim_est_min * 60,
+        waiting_critical=f"waiting>={th.critical_waiting}",
+        waiting_warning=f"waiting>={th.warning_waiting}",
+        longest_critical=f"longest_wait>={_num(th.critical_longest_wait_min)}min",
+        longest_warning=f"longest_wait>={_num(th.warning_longest_wait_min)}min",
+        estimated=f"estimated_wait>={_num(th.warning_estimated_wait_min)}min",
+        close_triggers=(
+            f"waiting<{_num(lim_waiting)}",
+            f"longest_wait<{_num(lim_longest_min)}min",
+            f"estimated_wait<{_num(lim_est_min)}min",
+            f"for>={_num(th.close_after_min)}min",
+        ),
+        thresholds={
+            "warning_waiting": float(th.warning_waiting),
+            "warning_longest_wait_s": float(warn_longest_s),
+            "warning_estimated_wait_s": float(warn_est_s),
+            "critical_waiting": float(th.critical_waiting),
+            "critical_longest_wait_s": float(crit_longest_s),
+        },
     )
-    close_triggers = [
-        f"waiting<{_num(lim_waiting)}",
-        f"longest_wait<{_num(lim_longest_min)}min",
-        f"estimated_wait<{_num(lim_est_min)}min",
-        f"for>={_num(th.close_after_min)}min",
-    ]
+
+
+def _assess_queue(f: QueueFigures, th: AlertThresholds, category: str) -> _Assessment:
+    lim = _queue_limits(th)
+    triggers: list[str] = []
+    critical = False
+    # One trigger per figure, naming the highest threshold it crossed.
+    if f.waiting >= th.critical_waiting:
+        triggers.append(lim.waiting_critical)
+        critical = True
+    elif f.waiting >= th.warning_waiting:
+        triggers.append(lim.waiting_warning)
+    if f.longest_wait_s >= lim.crit_longest_s:
+        triggers.append(lim.longest_critical)
+        critical = True
+    elif f.longest_wait_s >= lim.warn_longest_s:
+        triggers.append(lim.longest_warning)
+    if f.estimated_wait_s >= lim.warn_est_s:  # estimated wait has no critical level (§4)
+        triggers.append(lim.estimated)
+    level = AlertLevel.critical if critical else (AlertLevel.warning if triggers else None)
+
+    below = f.waiting < lim.lim_waiting and f.longest_wait_s < lim.lim_longest_s and f.estimated_wait_s < lim.lim_est_s
     raw = {
         "waiting": float(f.waiting),
         "longest_wait_s": float(f.longest_wait_s),
         "estimated_wait_s": float(f.estimated_wait_s),
     }
-    figures = {
-        **raw,
-        "warning_waiting": float(th.warning_waiting),
-        "warning_longest_wait_s": float(warn_longest_s),
-        "warning_estimated_wait_s": float(warn_est_s),
-        "critical_waiting": float(th.critical_waiting),
-        "critical_longest_wait_s": float(crit_longest_s),
-    }
     return _Assessment(
         level=level,
         triggers=triggers,
         below=below,
-        close_triggers=close_triggers,
-        figures=figures,
+        close_triggers=list(lim.close_triggers),
+        figures={**raw, **lim.thresholds},
         raw=raw,
         advice=_queue_advice(level, f, th, category) if level else ADVICE_QUEUE_CLEARED,
         close_advice=ADVICE_QUEUE_CLEARED,
@@ -481,7 +512,7 @@ def _step(
 
     if not a.below:
         # Firing again, or in the band between share and 100 %: stay open, timer off.
-        return replace(state, last_at=now, below_since=None, last_figures=a.raw), []
+        return _later(state, now, None, a.raw), []
 
     below_since = state.below_since or now
     if now - below_since >= th.close_after:
@@ -491,7 +522,15 @@ def _step(
             figures=a.figures, advice=a.close_advice,
         )
         return None, [ev]
-    return replace(state, last_at=now, below_since=below_since, last_figures=a.raw), []
+    return _later(state, now, below_since, a.raw), []
+
+
+def _later(state: AlertState, last_at: datetime, below_since: datetime | None,
+           figures: dict[str, float]) -> AlertState:
+    """``state`` as of a later evaluation that changed nothing else (``dataclasses.replace``
+    without its look at every field: this runs for every visit step of an open alert)."""
+    return AlertState(state.alert_id, state.rule, state.hall_id, state.category, state.level, state.opened_at,
+                      state.escalated_at, last_at, below_since, figures)
 
 
 def queue_fires(waiting: int, longest_wait_s: float, estimated_wait_s: float, th: AlertThresholds) -> bool:

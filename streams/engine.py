@@ -483,11 +483,16 @@ class Engine:
             return
         at = None
         th = self._thresholds(book)
-        gauges = book.gauges_at(now)
-        for cat in CATEGORIES:
-            key = f"{book.hall_id}|{cat}|queue"
-            state = self.alert_states.get(key)
-            g = gauges[cat]
+        queue = book.queue_at(now)
+        keys = {cat: f"{book.hall_id}|{cat}|queue" for cat in CATEGORIES}
+        states = {cat: self.alert_states.get(key) for cat, key in keys.items()}
+        # where nobody waits every figure is 0: no rule can fire, only an open alert needs them
+        needed = [cat for cat in CATEGORIES if states[cat] is not None or queue[0][cat]]
+        if not needed:
+            return
+        gauges = book.gauges_at(now, queue, needed)
+        for cat in needed:
+            key, state, g = keys[cat], states[cat], gauges[cat]
             if state is None and not queue_fires(g.waiting, g.longest_wait_s, g.est_wait_s, th):
                 continue  # no alert open and none would open: nothing to evaluate
             at = at or from_ms(now).astimezone(SHANGHAI)

@@ -11,13 +11,14 @@ change them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from bisect import bisect_right
+from typing import Iterable, NamedTuple
 
 from sortedcontainers import SortedList
 
 from schemas.catalogue import Catalogue, Hall
 from schemas.events import Category
+from streams.sortedtuples import SortedTuples
 from streams.trend import MinuteRing
 from streams.visits import Visit, derive
 from streams.windows import (MINUTE_MS, business_day, day_start_ms, opening_interval_ms, silent_ms,
@@ -27,12 +28,19 @@ CATEGORIES = [c.value for c in Category]
 ALL = "all"
 MIN15, MIN60, H24 = 15 * MINUTE_MS, 60 * MINUTE_MS, 24 * 60 * MINUTE_MS
 
+# positions in HallBook._indices
+_ISSUES, _CALLS, _TXS, _ACTIVITY, _TRANSFERS, _SURVEY_TIMES, _ENDS, _SPANS = range(8)
+_ACTIVITY_OF = {c: 8 + i for i, c in enumerate(CATEGORIES)}
+_HANDLES_OF = {c: 8 + len(CATEGORIES) + i for i, c in enumerate(CATEGORIES)}
+# steps that show a counter at work (its activity in the last 15 minutes)
+_ACTIVE_KINDS = frozenset(("called", "started", "recalled", "tx"))
+
 GAUGE_COLUMNS = ["hall_id", "category", "minute", "queue_len", "longest_wait_s", "active_counters", "est_wait_s"]
 
 
-@dataclass(frozen=True)
-class Gauge:
-    """Queue figures of one category (or the hall) at an instant."""
+class Gauge(NamedTuple):
+    """Queue figures of one category (or the hall) at an instant. (A named tuple: nine are
+    made per evaluation, and a frozen dataclass costs several times as much to build.)"""
 
     waiting: int
     longest_wait_s: float
@@ -58,11 +66,15 @@ class HallBook:
         self.live_ms = 0  # the latest tick that found this hall live (see Engine.tick)
         self.gauge_upto = 0  # the latest minute whose queue gauges are due (see Engine._time_passes)
         self.late_by_day: dict[str, int] = {}  # accepted events later than the grace, per business day
-        # sorted indices; every tuple ends with ids so entries are unique and removable
+        # sorted indices; every tuple ends with ids so entries are unique and removable. The
+        # ones the queue gauges read after every event are SortedTuples (C bisection)
         self.issues = SortedList()      # (issued_ms, visit_id)
         self.calls = SortedList()       # (called_ms, category, wait_s, within, visit_id, seg_no)
-        self.txs = SortedList()         # (completed_ms, category, handle_s, ratio, fcr, staff_id, visit_id, step_id)
-        self.activity = SortedList()    # (ms, counter_id, category, step_id)
+        self.txs = SortedTuples()       # (completed_ms, category, handle_s, ratio, fcr, staff_id, visit_id, step_id)
+        self.activity = SortedTuples(column=1)  # (ms, counter_id, category, step_id)
+        # the same per category, for the gauges' windows: counter ids, handle times as columns
+        self.activity_of = {c: SortedTuples(column=1) for c in CATEGORIES}
+        self.handles_of = {c: SortedTuples(column=2) for c in CATEGORIES}
         self.transfers = SortedList()   # (ms, to_category, visit_id, step_id)
         self.survey_times = SortedList()  # (answered_ms, survey_id)
         self.ends = SortedList()        # (ended_ms, visit_id): what retention may forget, oldest first
@@ -73,8 +85,12 @@ class HallBook:
         self.waiting: dict[str, tuple[str, int, str]] = {}
         # the same, per category in order of their wait's start: how many wait and who
         # longest is a bisection, not a scan of the hall's queue
-        self.queues: dict[str, SortedList] = {c: SortedList() for c in CATEGORIES}  # (since, ticket, vid)
-        self._entries: dict[str, list[tuple[SortedList, tuple]]] = {}
+        self.queues: dict[str, SortedTuples] = {c: SortedTuples() for c in CATEGORIES}  # (since, ticket, vid)
+        # each visit's (and survey's, key "s:" + id) entries in the indices, as (index number
+        # in _indices, item): a set, so that re-deriving a visit moves only what changed
+        self._indices = (self.issues, self.calls, self.txs, self.activity, self.transfers, self.survey_times,
+                         self.ends, self.spans, *self.activity_of.values(), *self.handles_of.values())
+        self._entries: dict[str, set[tuple[int, tuple]]] = {}
         # visits at a counter now (called, no transaction since): visit_id -> (since_ms,
         # counter, staff, category, ticket); the clerk strip of the lobby page
         self.serving: dict[str, tuple[int, str, str, str, str]] = {}
@@ -131,40 +147,17 @@ class HallBook:
         changed move: most events add one step to a visit and change one or two of them)."""
         v = self.derive(visit_id, steps)
         self.visits[visit_id] = v
-        entries: list[tuple[SortedList, tuple]] = []
-        if v.issued_ms is not None:
-            entries.append((self.issues, (v.issued_ms, visit_id)))
-        for seg in v.segments:
-            if seg.called_ms is not None and v.issued_ms is not None and not v.expired:
-                within = 1 if seg.wait_s <= self.target_s[seg.category] else 0
-                entries.append((self.calls, (seg.called_ms, seg.category, seg.wait_s, within, visit_id, seg.seg_no)))
-        for seg_no, frm, until in v.wait_spans():
-            if until is not None:
-                seg = v.segments[seg_no]
-                entries.append((self.spans, (until, frm, seg.category, v.ticket_no, visit_id, seg_no)))
-        for s in v.steps:
-            if s["k"] in ("called", "started", "recalled", "tx") and s.get("ctr"):
-                entries.append((self.activity, (s["t"], s["ctr"], s["c"], s["id"])))
-            if s["k"] == "tx":
-                handle = max(0.0, (s["t"] - s["st"]) / 1000.0)
-                ratio = handle / self.standard_s[s["c"]]
-                entries.append((self.txs, (s["t"], s["c"], handle, ratio, 1 if s["fcr"] else 0, s.get("stf", ""), visit_id, s["id"])))
-            elif s["k"] == "transferred":
-                entries.append((self.transfers, (s["t"], s.get("to") or s["c"], visit_id, s["id"])))
-        if v.ended_ms is not None:
-            entries.append((self.ends, (v.ended_ms, visit_id)))
-        old = self._entries.get(visit_id, ())
+        entries = self._entries_of(v)
+        old = self._entries.get(visit_id)
+        indices = self._indices
         if old:
-            kept = set(map(_entry_id, old))
-            fresh = set(map(_entry_id, entries))
-            for lst, item in old:
-                if _entry_id((lst, item)) not in fresh:
-                    lst.remove(item)
+            for n, item in old - entries:
+                indices[n].remove(item)
+            for n, item in entries - old:
+                indices[n].add(item)
         else:
-            kept = ()
-        for lst, item in entries:
-            if _entry_id((lst, item)) not in kept:
-                lst.add(item)
+            for n, item in entries:
+                indices[n].add(item)
         self._entries[visit_id] = entries
         seg = v.open_segment
         self._set_waiting(visit_id, (seg.category, seg.from_ms, v.ticket_no) if seg is not None else None)
@@ -173,6 +166,41 @@ class HallBook:
         else:
             self.serving.pop(visit_id, None)
         return v
+
+    def _entries_of(self, v: Visit) -> set[tuple[int, tuple]]:
+        """A visit's entries in the indices, as (index number in ``_indices``, item)."""
+        visit_id = v.visit_id
+        entries: set[tuple[int, tuple]] = set()
+        add = entries.add
+        if v.issued_ms is not None:
+            add((_ISSUES, (v.issued_ms, visit_id)))
+            if not v.expired:
+                target_s = self.target_s
+                for seg in v.segments:
+                    if seg.called_ms is not None:
+                        wait_s = seg.wait_s
+                        within = 1 if wait_s <= target_s[seg.category] else 0
+                        add((_CALLS, (seg.called_ms, seg.category, wait_s, within, visit_id, seg.seg_no)))
+        for seg_no, frm, until in v.wait_spans():
+            if until is not None:
+                add((_SPANS, (until, frm, v.segments[seg_no].category, v.ticket_no, visit_id, seg_no)))
+        for s in v.steps:
+            k = s["k"]
+            if k in _ACTIVE_KINDS and s.get("ctr"):
+                item = (s["t"], s["ctr"], s["c"], s["id"])
+                add((_ACTIVITY, item))
+                add((_ACTIVITY_OF[s["c"]], item))
+            if k == "tx":
+                handle = max(0.0, (s["t"] - s["st"]) / 1000.0)
+                ratio = handle / self.standard_s[s["c"]]
+                item = (s["t"], s["c"], handle, ratio, 1 if s["fcr"] else 0, s.get("stf", ""), visit_id, s["id"])
+                add((_TXS, item))
+                add((_HANDLES_OF[s["c"]], item))
+            elif k == "transferred":
+                add((_TRANSFERS, (s["t"], s.get("to") or s["c"], visit_id, s["id"])))
+        if v.ended_ms is not None:
+            add((_ENDS, (v.ended_ms, visit_id)))
+        return entries
 
     def _set_waiting(self, visit_id: str, entry: tuple[str, int, str] | None) -> None:
         old = self.waiting.get(visit_id)
@@ -186,8 +214,8 @@ class HallBook:
             self.queues[entry[0]].add((entry[1], entry[2], visit_id))
 
     def _drop_entries(self, key: str) -> None:
-        for lst, item in self._entries.pop(key, []):
-            lst.remove(item)
+        for n, item in self._entries.pop(key, ()):
+            self._indices[n].remove(item)
 
     def add_survey(self, survey: dict) -> bool:
         if survey["id"] in self.surveys:
@@ -195,7 +223,7 @@ class HallBook:
         self.surveys[survey["id"]] = survey
         item = (survey["t"], survey["id"])
         self.survey_times.add(item)
-        self._entries["s:" + survey["id"]] = [(self.survey_times, item)]
+        self._entries["s:" + survey["id"]] = {(_SURVEY_TIMES, item)}
         return True
 
     def expire(self, as_of_ms: int) -> list[str]:
@@ -228,39 +256,53 @@ class HallBook:
         return visits, surveys
 
     # ---- gauges -----------------------------------------------------------------
-    def gauges_at(self, t_ms: int) -> dict[str, Gauge]:
-        """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``."""
-        # waiting at t: the waits open now that began by t (a bisection of the category's
-        # queue), and the ended ones that began by t and ended after it (a transaction topic
-        # read ahead of the tickets knows calls after t); only the waits ended after t are
-        # visited, not the day's history
+    def queue_at(self, t_ms: int) -> tuple[dict[str, int], dict[str, tuple[int, str] | None]]:
+        """Who waits at instant ``t_ms``, per category: how many, and the longest waiting
+        ``(since_ms, ticket_no)`` (None when nobody waits)."""
+        # the waits open now that began by t (a bisection of the category's queue), and the
+        # ended ones that began by t and ended after it (a transaction topic read ahead of
+        # the tickets knows calls after t); only the waits ended after t are visited, not
+        # the day's history
         count: dict[str, int] = {}
         longest: dict[str, tuple[int, str] | None] = {}
         bound = (t_ms, "\uffff")
         for c, queue in self.queues.items():
-            n = queue.bisect_right(bound)
+            items = queue.items
+            n = bisect_right(items, bound)
             count[c] = n
-            longest[c] = queue[0][:2] if n else None
-        for until, since, cat, ticket, *_ in self.spans.irange((t_ms + 1,)):
-            if since <= t_ms:
-                count[cat] += 1
-                if longest[cat] is None or (since, ticket) < longest[cat]:
-                    longest[cat] = (since, ticket)
-        counters: dict[str, set[str]] = {c: set() for c in CATEGORIES}
-        for ms, ctr, cat, _ in self.activity.irange((t_ms - MIN15 + 1,), (t_ms, "\uffff")):
-            counters[cat].add(ctr)
-        handle: dict[str, list[float]] = {c: [] for c in CATEGORIES}
-        for ms, cat, h, *_ in self.txs.irange((t_ms - MIN60 + 1,), (t_ms, "\uffff")):
-            handle[cat].append(h)
-        all_counters = set().union(*counters.values())
+            longest[c] = items[0][:2] if n else None
+        spans = self.spans
+        if spans and spans[-1][0] > t_ms:
+            for until, since, cat, ticket, *_ in spans.irange((t_ms + 1,)):
+                if since <= t_ms:
+                    count[cat] += 1
+                    if longest[cat] is None or (since, ticket) < longest[cat]:
+                        longest[cat] = (since, ticket)
+        return count, longest
+
+    def gauges_at(self, t_ms: int, queue: tuple[dict, dict] | None = None,
+                  categories: list[str] | None = None) -> dict[str, Gauge]:
+        """Queue figures per category and for the hall (key ``all``) at instant ``t_ms``.
+        ``queue``: :meth:`queue_at` of the same instant, when the caller has it; with
+        ``categories``, only the figures of those (and no ``all``), for a caller that needs
+        a few of them."""
+        count, longest = queue or self.queue_at(t_ms)
+        # counters active in the last 15 minutes, handle times of the last 60 (per category,
+        # in time order: the mean is summed in that order)
+        act = (t_ms - MIN15 + 1,), (t_ms, "\uffff")
+        txs = (t_ms - MIN60 + 1,), (t_ms, "\uffff")
+        all_counters = len(set(self.activity.values_in(*act)))
         out: dict[str, Gauge] = {}
-        for c in CATEGORIES:
-            out[c] = self._gauge(t_ms, count[c], longest[c], len(counters[c]), len(counters[c]) or len(all_counters),
-                                 handle[c], self.standard_s[c])
+        for c in categories or CATEGORIES:
+            n = len(set(self.activity_of[c].values_in(*act)))
+            out[c] = self._gauge(t_ms, count[c], longest[c], n, n or all_counters, self.handles_of[c].values_in(*txs),
+                                 self.standard_s[c])
+        if categories is not None:
+            return out
         est = max((g.est_wait_s for g in out.values()), default=0.0)
         first = min((w for w in longest.values() if w is not None), default=None)
         out[ALL] = Gauge(sum(count.values()), (t_ms - first[0]) / 1000.0 if first else 0.0,
-                         first[1] if first else None, len(all_counters), est)
+                         first[1] if first else None, all_counters, est)
         return out
 
     @staticmethod
@@ -463,10 +505,6 @@ def _service_of(v: Visit) -> tuple[int, str, str, str, str]:
             since = s["t"]
             counter, staff = s.get("ctr") or counter, s.get("stf") or staff
     return since, counter, staff, seg.category, v.ticket_no
-
-
-def _entry_id(entry: tuple[SortedList, tuple]) -> tuple[int, tuple]:
-    return id(entry[0]), entry[1]
 
 
 def _ratio(a: float, b: float) -> float | None:

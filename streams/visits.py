@@ -29,7 +29,6 @@ steps is what the worker stores in its Faust table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
@@ -69,6 +68,26 @@ def step_from_transaction(e: TransactionEvent) -> dict:
     return {"id": e.event_id, "t": to_ms(e.completed_at), "k": "tx", "c": e.category.value,
             "tk": e.ticket_no, "ctr": e.counter_id, "stf": e.staff_id, "st": to_ms(e.started_at),
             "bc": e.business_code, "out": e.outcome.value, "fcr": e.resolved_first_contact}
+
+
+class _cached:
+    """:func:`functools.cached_property` without its lock: before Python 3.12 it takes one on
+    every first read, a real cost where a visit is derived for every event. (The value is
+    computed from a visit no one changes, so two threads computing it agree.)"""
+
+    def __init__(self, func: Callable):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 
 def fold_ms(step: dict) -> int:
@@ -119,12 +138,12 @@ class Visit:
     def served(self) -> bool:
         return bool(self.transactions)
 
-    @cached_property
+    @_cached
     def abandoned(self) -> bool:
         """Ends in ``no_show`` (domain.md §3), whether or not it was served before."""
         return bool(self.steps) and self.steps[-1]["k"] == "no_show"
 
-    @cached_property
+    @_cached
     def open_segment(self) -> Segment | None:
         """The wait in progress, if the visit is waiting now."""
         if self.abandoned or self.expired or not self.segments:
@@ -132,7 +151,7 @@ class Visit:
         seg = self.segments[-1]
         return seg if seg.called_ms is None else None
 
-    @cached_property
+    @_cached
     def in_service(self) -> bool:
         """Called (really or inferred), with no transaction since: at a counter now."""
         if self.abandoned or self.expired or not self.segments or self.segments[-1].called_ms is None:
@@ -146,7 +165,7 @@ class Visit:
         queue, and its waits were observed."""
         return not self.abandoned and bool(self.segments) and self.segments[-1].called_ms is None
 
-    @cached_property
+    @_cached
     def status(self) -> str:
         if self.abandoned:
             return "abandoned"
@@ -158,7 +177,7 @@ class Visit:
             return "in_service"
         return "served" if self.served else "in_service"
 
-    @cached_property
+    @_cached
     def ended_ms(self) -> int | None:
         if self.expired:
             return self.expires_ms
@@ -195,7 +214,8 @@ def _fold_order(steps: Iterable[dict]) -> list[list[dict]]:
     groups: dict[int, list[dict]] = {}
     for s in steps:
         groups.setdefault(fold_ms(s), []).append(s)
-    return [sorted(groups[t], key=lambda s: s["id"]) for t in sorted(groups)]
+    ordered = [groups[t] for t in sorted(groups)]
+    return [g if len(g) == 1 else sorted(g, key=lambda s: s["id"]) for g in ordered]
 
 
 def derive(visit_id: str, hall_id: str, steps: Iterable[dict], *, expiry_of: Callable[[int], int] | None = None,
@@ -204,14 +224,18 @@ def derive(visit_id: str, hall_id: str, steps: Iterable[dict], *, expiry_of: Cal
     visit issued at a time; a visit still open at the end whose expiry is not later than
     ``as_of_ms`` is expired."""
     v = Visit(visit_id, hall_id, [])
+    segments = v.segments
     for group in _fold_order(steps):
+        if len(group) == 1:  # nearly always: no order among simultaneous steps to decide
+            _apply(v, group[0], bool(segments) and segments[-1].called_ms is None)
+            continue
         while group:
-            waiting = bool(v.segments) and v.segments[-1].called_ms is None
+            waiting = bool(segments) and segments[-1].called_ms is None
             prio = WHILE_WAITING if waiting else WHILE_NOT_WAITING
             s = min(group, key=lambda x: (prio[x["k"]], x["id"]))
             group.remove(s)
             _apply(v, s, waiting)
-    for i, seg in enumerate(v.segments):
+    for i, seg in enumerate(segments):
         seg.seg_no = i
     if expiry_of is not None and v.issued_ms is not None:
         v.expires_ms = expiry_of(v.issued_ms)

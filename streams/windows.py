@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -22,14 +23,46 @@ def minute_of(ms: int) -> int:
     return ms - ms % MINUTE_MS
 
 
+# The business day looked up last, as (start ms, next day's start ms, date): the engine asks
+# for the day of nearly every event, and consecutive events are nearly always on one day.
+_last_day: tuple[int, int, date | None] = (0, 0, None)
+DAY_MS = 24 * 60 * MINUTE_MS
+
+
 def business_day(ms: int) -> date:
     """The Asia/Shanghai calendar day of an instant: days and periods are counted there."""
-    return datetime.fromtimestamp(ms / 1000, SHANGHAI).date()
+    start, end, day = _last_day
+    if start <= ms < end:
+        return day
+    return _look_up_day(ms)[2]
 
 
 def day_start_ms(ms: int) -> int:
-    d = business_day(ms)
+    start, end, _ = _last_day
+    if start <= ms < end:
+        return start
+    return _look_up_day(ms)[0]
+
+
+def _midnight_ms(d: date) -> int:
     return int(datetime(d.year, d.month, d.day, tzinfo=SHANGHAI).timestamp() * 1000)
+
+
+def _offset(ms: int) -> timedelta | None:
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).utcoffset()
+
+
+def _look_up_day(ms: int) -> tuple[int, int, date]:
+    """``ms``'s business day and its bounds; remembered when the day is a plain 24 hours
+    at one UTC offset (every day since 1992), where every instant between the bounds is
+    on that day."""
+    global _last_day
+    d = datetime.fromtimestamp(ms / 1000, SHANGHAI).date()
+    found = (_midnight_ms(d), _midnight_ms(d + timedelta(days=1)), d)
+    start, end, _ = found
+    if end - start == DAY_MS and start <= ms < end and _offset(start) == _offset(end - 1):
+        _last_day = found
+    return found
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -67,6 +100,7 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
+@lru_cache(maxsize=4096)
 def opening_interval_ms(day: date, opens: time, closes: time) -> tuple[int, int]:
     """A hall's opening hours on one business day, as epoch milliseconds [opens, closes)."""
     def at(t: time) -> int:
