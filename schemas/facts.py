@@ -115,3 +115,19 @@ def facts_from_builtins(facts: Iterable[dict[str, Any]]) -> list[Fact]:
 def encode_facts(facts: Iterable[Fact | dict[str, Any]]) -> bytes:
     """One ``hall.facts`` message, byte for byte as the worker has always written it."""
     return json.dumps(msgspec.to_builtins(list(facts)), ensure_ascii=False).encode()
+
+
+# Kafka refuses a record above the broker's message.max.bytes (1 MiB by default); a hall's
+# facts of one large batch (a backlog) can pass that, so they go as several messages.
+FACTS_MESSAGE_MAX_BYTES = 512 * 1024
+
+
+def encode_facts_messages(facts: list[Fact | dict[str, Any]],
+                          max_bytes: int = FACTS_MESSAGE_MAX_BYTES) -> list[bytes]:
+    """A hall's facts as ``hall.facts`` messages of at most ``max_bytes`` each (halved until
+    they fit; one fact is never split), in order: usually the one :func:`encode_facts` gives."""
+    data = encode_facts(facts)
+    if len(data) <= max_bytes or len(facts) < 2:
+        return [data]
+    half = len(facts) // 2
+    return encode_facts_messages(facts[:half], max_bytes) + encode_facts_messages(facts[half:], max_bytes)

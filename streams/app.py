@@ -22,7 +22,7 @@ import faust
 import structlog
 
 from schemas.catalogue import Catalogue, load_catalogue
-from schemas.facts import encode_facts
+from schemas.facts import encode_facts_messages
 from schemas.privacy import mask_text
 from streams import faust_fixes
 from streams.alerts import load_alert_rules
@@ -211,8 +211,9 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         for partition, a in batch.alerts:
             await emit(t.alerts, a.hall_id.encode(), a.model_dump_json().encode(), partition)
         for hall_id, (partition, facts) in batch.facts.items():  # one message per hall and batch
-            await emit(t.facts, hall_id.encode(), encode_facts(facts), partition)
-            state.facts_sent += 1
+            for message in encode_facts_messages(facts):  # (or several, if it is large)
+                await emit(t.facts, hall_id.encode(), message, partition)
+                state.facts_sent += 1
         for k, n in batch.dead_counts.items():
             await put(dead_counts, int(k.rsplit("|", 1)[1]), k, dead_counts.data.get(k, 0) + n)
         for partition, dl in batch.dead_letters:

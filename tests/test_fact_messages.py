@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from schemas.facts import (DayFact, GaugesFact, Step, SurveyFact, SurveyRecord, VisitFact, decode_facts,
-                           encode_facts, facts_from_builtins)
+                           encode_facts, encode_facts_messages, facts_from_builtins)
 from tests.events import Maker, at
 from tests.recording import RecordingEngine
 from tests.test_engine_scenarios import CATALOGUE, RULES, scenario
@@ -61,6 +61,17 @@ def test_each_kind_round_trips_byte_for_byte(sent, kind):
     assert encode_facts(decoded) == wire          # records -> the same bytes
     assert encode_facts(facts) == wire            # the engine's dicts -> the same bytes as before
     assert facts_from_builtins(facts) == decoded  # in-process conversion agrees with decoding
+
+
+def test_a_large_batch_is_split_into_messages_the_broker_takes(sent):
+    """A backlog batch can hold more of a hall's facts than Kafka takes in one record (1 MiB):
+    they go as several messages, each under the bound, which together are the same facts."""
+    assert encode_facts_messages(sent) == [encode_facts(sent)]  # the usual case: one message
+    many = sent * 200
+    bound = 64 * 1024
+    messages = encode_facts_messages(many, bound)
+    assert len(messages) > 1 and all(len(m) <= bound for m in messages)
+    assert [f for m in messages for f in decode_facts(m)] == decode_facts(encode_facts(many))
 
 
 def test_records_are_typed(sent):
