@@ -417,7 +417,9 @@ class Engine:
         if before_ms and day_start_ms(before_ms) != day_start_ms(now):
             # the day that ended: its last gap and its expiries are final now
             out.facts.append({"k": "day", "h": book.hall_id, "d": day_start_ms(before_ms)})
-        last_done = minute_of(now) - MINUTE_MS
+        # the gauges follow the queue machine's clock (or a tick), never another topic's:
+        # transactions read ahead of the tickets would write minutes before their queue is known
+        last_done = minute_of(max(book.clock(), book.live_ms)) - MINUTE_MS
         upto = book.gauge_upto
         if last_done > upto:
             start = max(upto + MINUTE_MS, last_done - GAUGE_BACKFILL_MS) if upto else last_done

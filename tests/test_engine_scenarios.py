@@ -112,6 +112,26 @@ def test_bounded_disorder_within_default_grace_gives_the_same_state():
     assert _state(run(ev)) == expected
 
 
+def _gauge_rows(events) -> dict:
+    """The queue gauges each minute last got, as the store keeps them (the latest wins)."""
+    eng, rows = engine(), {}
+    for kind, raw in events:
+        for f in eng.process(kind, raw).facts:
+            if f["k"] == "gauges":
+                rows.update({tuple(r[:3]): tuple(r) for r in f["rows"]})
+    return rows
+
+
+def test_transactions_read_ahead_of_the_tickets_give_the_same_queue_gauges():
+    """A fetch can hold a hall's transactions topic before its tickets (topics read at uneven
+    pace): the back office's clock must not write the minutes of a queue not yet known."""
+    expected = _gauge_rows(scenario())
+    assert expected[("JS-NJ-0002", "all", _ms(at("10:02")))][3:5] == (2, 119.999)
+    ahead = sorted(scenario(), key=lambda kv: kv[0] != "transactions")
+    assert ahead[0][0] == "transactions"
+    assert _gauge_rows(ahead) == expected
+
+
 def test_duplicates_are_dropped_and_counted():
     ev = scenario()
     eng = run(ev + ev[:5])
