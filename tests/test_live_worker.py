@@ -7,6 +7,9 @@ test feeds events timestamped now and shows that time passing alone closes an al
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from tests.browser import chromium_driver  # noqa: F401  (pytest fixture)
@@ -15,6 +18,7 @@ from tests.test_lobby_page import css, css_all, text, wait_for
 from tests.test_pipeline_integration import alert_scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -55,17 +59,22 @@ def test_ticks_close_an_alert_in_a_silent_hall(kafka_bootstrap, tmp_path):
     """Live events (timestamped now): a queue builds and drains, then the hall falls
     silent. No further event arrives, yet the worker's ticks close the alert."""
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, time, timedelta, timezone
+    from time import sleep
 
     from tests.events import Maker
     from tests.pipeline import read_topic
     from tests.pipeline import wait_for as wait
 
-    var = tmp_path / "var"
-    worker = WorkerProcess(worker_env(kafka_bootstrap, var, HALLPULSE__WORKER__TICK_SECONDS="1"), var,
-                           tmp_path / "worker.log").start()
-    try:
+    now = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0)
+    if now.time() < time(0, 7):  # the hall's 5 minutes before now and its ticks on one day
+        sleep((datetime.combine(now.date(), time(0, 7), now.tzinfo) - now).total_seconds())
         now = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0)
+    var = tmp_path / "var"
+    env = worker_env(kafka_bootstrap, var, HALLPULSE__WORKER__TICK_SECONDS="1",
+                     HALLPULSE__CATALOGUE_FILE=str(open_all_day(tmp_path, "JS-NJ-0002")))
+    worker = WorkerProcess(env, var, tmp_path / "worker.log").start()
+    try:
         start = now - timedelta(minutes=5)
         mk = Maker("JS-NJ-0002")
         events = [mk.ticket("issued", f"L{i:03d}", start + timedelta(seconds=i)) for i in range(16)]
@@ -86,6 +95,20 @@ def test_ticks_close_an_alert_in_a_silent_hall(kafka_bootstrap, tmp_path):
         raise
     finally:
         worker.stop()
+
+
+def open_all_day(tmp_path: Path, hall_id: str) -> Path:
+    """The sample catalogue with ``hall_id`` open 00:00–23:59:59: events timestamped now
+    raise alerts only in opening hours, and the test must not depend on when it runs."""
+    text = (ROOT / "config" / "halls.toml").read_text(encoding="utf-8")
+    head, sep, rest = text.partition(f'hall_id = "{hall_id}"')
+    block, nxt, tail = rest.partition("[[halls]]")
+    block = re.sub(r"(?m)^opens = .*$", "opens = 00:00:00", block)
+    block = re.sub(r"(?m)^closes = .*$", "closes = 23:59:59", block)
+    assert sep and "opens = 00:00:00" in block and "closes = 23:59:59" in block
+    path = tmp_path / "halls.toml"
+    path.write_text(head + sep + block + nxt + tail, encoding="utf-8")
+    return path
 
 
 def live_worker_open_alerts(worker: WorkerProcess) -> list:
