@@ -83,6 +83,9 @@ class HallBook:
         self.spans = SortedList()       # (until_ms, from_ms, category, ticket_no, visit_id, seg_no)
         # visits waiting now (at the latest state): visit_id -> (category, since_ms, ticket_no)
         self.waiting: dict[str, tuple[str, int, str]] = {}
+        # no waiting visit expires before this (a lower bound; None: unknown), so that
+        # expire() need not look at the queue after every event
+        self._expiry_floor: int | None = None
         # the same, per category in order of their wait's start: how many wait and who
         # longest is a bisection, not a scan of the hall's queue
         self.queues: dict[str, SortedTuples] = {c: SortedTuples() for c in CATEGORIES}  # (since, ticket, vid)
@@ -161,6 +164,9 @@ class HallBook:
         self._entries[visit_id] = entries
         seg = v.open_segment
         self._set_waiting(visit_id, (seg.category, seg.from_ms, v.ticket_no) if seg is not None else None)
+        floor = self._expiry_floor
+        if seg is not None and floor is not None and v.expires_ms is not None and v.expires_ms < floor:
+            self._expiry_floor = v.expires_ms
         if v.in_service:
             self.serving[visit_id] = _service_of(v)
         else:
@@ -229,10 +235,15 @@ class HallBook:
     def expire(self, as_of_ms: int) -> list[str]:
         """Visits still waiting or in service whose expiry has passed at ``as_of_ms`` leave
         the queue (domain.md §3); returns their ids."""
+        floor = self._expiry_floor
+        if floor is not None and as_of_ms < floor:
+            return []
         due = [vid for vid in self.waiting
                if (v := self.visits[vid]).expires_ms is not None and v.expires_ms <= as_of_ms]
         for vid in due:
             self.set_visit(vid, list(self.visits[vid].steps))
+        self._expiry_floor = min((e for vid in self.waiting if (e := self.visits[vid].expires_ms) is not None),
+                                 default=float("inf"))
         return due
 
     def count_late(self, event_ms: int) -> None:
@@ -291,14 +302,24 @@ class HallBook:
         # in time order: the mean is summed in that order)
         act = (t_ms - MIN15 + 1,), (t_ms, "\uffff")
         txs = (t_ms - MIN60 + 1,), (t_ms, "\uffff")
-        all_counters = len(set(self.activity.values_in(*act)))
+        activity_of, handles_of, standard_s = self.activity_of, self.handles_of, self.standard_s
+        all_counters = None  # the hall's active counters: needed only where a category has none
         out: dict[str, Gauge] = {}
         for c in categories or CATEGORIES:
-            n = len(set(self.activity_of[c].values_in(*act)))
-            out[c] = self._gauge(t_ms, count[c], longest[c], n, n or all_counters, self.handles_of[c].values_in(*txs),
-                                 self.standard_s[c])
+            n = activity_of[c].distinct_in(*act)
+            if n:
+                serving = n
+            else:
+                if all_counters is None:
+                    all_counters = self.activity.distinct_in(*act)
+                serving = all_counters
+            mean_handle = handles_of[c].mean_in(*txs)
+            out[c] = self._gauge(t_ms, count[c], longest[c], n, serving,
+                                 standard_s[c] if mean_handle is None else mean_handle)
         if categories is not None:
             return out
+        if all_counters is None:
+            all_counters = self.activity.distinct_in(*act)
         est = max((g.est_wait_s for g in out.values()), default=0.0)
         first = min((w for w in longest.values() if w is not None), default=None)
         out[ALL] = Gauge(sum(count.values()), (t_ms - first[0]) / 1000.0 if first else 0.0,
@@ -307,12 +328,11 @@ class HallBook:
 
     @staticmethod
     def _gauge(t_ms: int, waiting: int, longest: tuple[int, str] | None, counters: int, serving: int,
-               handles: list[float], standard_s: float) -> Gauge:
+               mean_handle: float) -> Gauge:
         """Estimated wait = people ahead × recent mean handle time ÷ active counters.
         Without recent transactions the category's standard handle time is used. Counters
         serve several categories, so when none served this one in the last 15 minutes the
         hall's active counters are taken; with no counter active at all, one is assumed."""
-        mean_handle = sum(handles) / len(handles) if handles else standard_s
         est = waiting * mean_handle / max(1, serving)
         return Gauge(waiting, (t_ms - longest[0]) / 1000.0 if longest else 0.0,
                      longest[1] if longest else None, counters, est)

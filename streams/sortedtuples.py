@@ -9,6 +9,10 @@ faster for both reading and inserting. The semantics are SortedList's: duplicate
 
 With ``column``, one field of every item is also kept in a parallel list, so that a
 window's values are one slice (``len(set(...))``, ``sum(...)`` in C, no loop over tuples).
+:meth:`distinct_in` and :meth:`mean_in` also remember their last answer (one window each):
+the gauges ask the same window of a category again and again while nothing enters or
+leaves it (the other categories' events, the minute gauges), and a list that changed
+forgets it.
 """
 
 from __future__ import annotations
@@ -18,16 +22,20 @@ from typing import Any, Iterator
 
 
 class SortedTuples:
-    __slots__ = ("items", "column", "values")
+    __slots__ = ("items", "column", "values", "_distinct", "_mean")
 
     def __init__(self, column: int | None = None) -> None:
         self.items: list[tuple] = []
         self.column = column
         self.values: list[Any] | None = None if column is None else []  # item[column] of each item, in order
+        # the last answer of distinct_in / mean_in, as ((start, stop) of the slice, answer)
+        self._distinct: tuple[tuple[int, int], int] | None = None
+        self._mean: tuple[tuple[int, int], float | None] | None = None
 
     def add(self, item: tuple) -> None:
         i = bisect_right(self.items, item)
         self.items.insert(i, item)
+        self._distinct = self._mean = None
         if self.values is not None:
             self.values.insert(i, item[self.column])
 
@@ -37,6 +45,7 @@ class SortedTuples:
         if i == len(items) or items[i] != item:
             raise ValueError(f"{item!r} not in list")
         del items[i]
+        self._distinct = self._mean = None
         if self.values is not None:
             del self.values[i]
 
@@ -50,6 +59,30 @@ class SortedTuples:
         """The ``column`` of the items ``minimum <= item <= maximum``, in order."""
         items = self.items
         return self.values[bisect_left(items, minimum):bisect_right(items, maximum)]
+
+    def distinct_in(self, minimum: tuple, maximum: tuple) -> int:
+        """How many different ``column`` values the items ``minimum <= item <= maximum`` have."""
+        items = self.items
+        span = bisect_left(items, minimum), bisect_right(items, maximum)
+        last = self._distinct
+        if last is not None and last[0] == span:
+            return last[1]  # the same slice of an unchanged list
+        n = len(set(self.values[span[0]:span[1]]))
+        self._distinct = span, n
+        return n
+
+    def mean_in(self, minimum: tuple, maximum: tuple) -> float | None:
+        """The mean ``column`` value of the items ``minimum <= item <= maximum`` (summed in
+        order), None when there are none."""
+        items = self.items
+        span = bisect_left(items, minimum), bisect_right(items, maximum)
+        last = self._mean
+        if last is not None and last[0] == span:
+            return last[1]
+        values = self.values[span[0]:span[1]]
+        mean = sum(values) / len(values) if values else None
+        self._mean = span, mean
+        return mean
 
     def __len__(self) -> int:
         return len(self.items)
