@@ -11,7 +11,6 @@ change them.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import Iterable, NamedTuple
 
 from sortedcontainers import SortedList
@@ -278,10 +277,9 @@ class HallBook:
         longest: dict[str, tuple[int, str] | None] = {}
         bound = (t_ms, "\uffff")
         for c, queue in self.queues.items():
-            items = queue.items
-            n = bisect_right(items, bound)
+            n = queue.count_upto(bound)
             count[c] = n
-            longest[c] = items[0][:2] if n else None
+            longest[c] = queue.items[0][:2] if n else None
         spans = self.spans
         if spans and spans[-1][0] > t_ms:
             for until, since, cat, ticket, *_ in spans.irange((t_ms + 1,)):
