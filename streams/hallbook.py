@@ -311,9 +311,14 @@ class HallBook:
                 if all_counters is None:
                     all_counters = self.activity.distinct_in(*act)
                 serving = all_counters
-            mean_handle = handles_of[c].mean_in(*txs)
-            out[c] = self._gauge(t_ms, count[c], longest[c], n, serving,
-                                 standard_s[c] if mean_handle is None else mean_handle)
+            waiting, standard = count[c], standard_s[c]
+            if not waiting and standard >= 0:
+                mean_handle = standard  # nobody ahead: the estimate is 0 whatever the handle times (all >= 0)
+            else:
+                mean_handle = handles_of[c].mean_in(*txs)
+                if mean_handle is None:
+                    mean_handle = standard
+            out[c] = self._gauge(t_ms, waiting, longest[c], n, serving, mean_handle)
         if categories is not None:
             return out
         if all_counters is None:

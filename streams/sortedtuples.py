@@ -65,17 +65,25 @@ class SortedTuples:
         if minimum is None:
             i = 0
         else:
-            i, end = bisect_left(keys, minimum[0]), bisect_right(keys, minimum[0])
-            i = bisect_left(items, minimum, i, end) if end > i else i
+            key = minimum[0]
+            i = bisect_left(keys, key)
+            # a bound of one field, (t,), comes before every item of time t
+            if len(minimum) > 1 and i < len(keys) and keys[i] == key:
+                i = bisect_left(items, minimum, i, bisect_right(keys, key, i))
         if maximum is None:
             j = len(items)
         else:
-            start, j = bisect_left(keys, maximum[0]), bisect_right(keys, maximum[0])
-            j = bisect_right(items, maximum, start, j) if j > start else j
-        return i, max(i, j)
+            key = maximum[0]
+            j = bisect_right(keys, key)
+            if j and keys[j - 1] == key:  # items of the bound's time: compare them whole
+                j = bisect_right(items, maximum, bisect_left(keys, key, 0, j), j)
+        return i, j  # j < i: an empty slice, as bisecting the items gives
 
     def count_upto(self, maximum: tuple) -> int:
         """How many items are ``<= maximum``."""
+        keys = self.keys
+        if not keys or keys[-1] < maximum[0]:
+            return len(keys)  # the common case of a queue: every wait began before
         return self._span(None, maximum)[1]
 
     def irange(self, minimum: tuple | None = None, maximum: tuple | None = None) -> list[tuple]:
