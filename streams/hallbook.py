@@ -277,8 +277,12 @@ class HallBook:
         longest: dict[str, tuple[int, str] | None] = {}
         bound = (t_ms, "\uffff")
         for c, queue in self.queues.items():
-            n = queue.count_upto(bound)
-            count[c] = n
+            keys = queue.keys
+            if not keys:
+                count[c], longest[c] = 0, None
+                continue
+            # nearly always every open wait began by t: no bisection
+            n = count[c] = len(keys) if keys[-1] < t_ms else queue.count_upto(bound)
             longest[c] = queue.items[0][:2] if n else None
         spans = self.spans
         if spans and spans[-1][0] > t_ms:
