@@ -11,6 +11,7 @@ change them.
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, NamedTuple
 
 from sortedcontainers import SortedList
@@ -309,20 +310,19 @@ class HallBook:
         out: dict[str, Gauge] = {}
         for c in categories or CATEGORIES:
             n = activity_of[c].distinct_in(*act)
+            waiting, standard = count[c], standard_s[c]
+            if not waiting and 0 <= standard < math.inf:
+                # nobody ahead: the estimate is 0 whatever the handle times (all >= 0) and counters
+                out[c] = Gauge(0, 0.0, None, n, 0.0)
+                continue
             if n:
                 serving = n
             else:
                 if all_counters is None:
                     all_counters = self.activity.distinct_in(*act)
                 serving = all_counters
-            waiting, standard = count[c], standard_s[c]
-            if not waiting and standard >= 0:
-                mean_handle = standard  # nobody ahead: the estimate is 0 whatever the handle times (all >= 0)
-            else:
-                mean_handle = handles_of[c].mean_in(*txs)
-                if mean_handle is None:
-                    mean_handle = standard
-            out[c] = self._gauge(t_ms, waiting, longest[c], n, serving, mean_handle)
+            mean_handle = handles_of[c].mean_in(*txs)
+            out[c] = self._gauge(t_ms, waiting, longest[c], n, serving, standard if mean_handle is None else mean_handle)
         if categories is not None:
             return out
         if all_counters is None:
