@@ -67,20 +67,21 @@ class HallBook:
         self.gauge_upto = 0  # the latest minute whose queue gauges are due (see Engine._time_passes)
         self.late_by_day: dict[str, int] = {}  # accepted events later than the grace, per business day
         # sorted indices; every tuple ends with ids so entries are unique and removable. The
-        # ones the queue gauges read after every event are SortedTuples (C bisection)
-        self.issues = SortedList()      # (issued_ms, visit_id)
-        self.calls = SortedList()       # (called_ms, category, wait_s, within, visit_id, seg_no)
+        # ones a visit step changes are SortedTuples (C bisection, a plain list: a hall's
+        # retention holds thousands of entries, where inserting into a list is cheap)
+        self.issues = SortedTuples()    # (issued_ms, visit_id)
+        self.calls = SortedTuples()     # (called_ms, category, wait_s, within, visit_id, seg_no)
         self.txs = SortedTuples()       # (completed_ms, category, handle_s, ratio, fcr, staff_id, visit_id, step_id)
         self.activity = SortedTuples(column=1)  # (ms, counter_id, category, step_id)
         # the same per category, for the gauges' windows: counter ids, handle times as columns
         self.activity_of = {c: SortedTuples(column=1) for c in CATEGORIES}
         self.handles_of = {c: SortedTuples(column=2) for c in CATEGORIES}
-        self.transfers = SortedList()   # (ms, to_category, visit_id, step_id)
+        self.transfers = SortedTuples()  # (ms, to_category, visit_id, step_id)
         self.survey_times = SortedList()  # (answered_ms, survey_id)
-        self.ends = SortedList()        # (ended_ms, visit_id): what retention may forget, oldest first
+        self.ends = SortedTuples()      # (ended_ms, visit_id): what retention may forget, oldest first
         # waits that ended (called, abandoned, expired, transferred on), by their end: the
         # queue at a past instant t is the open waits begun by t plus those ending after t
-        self.spans = SortedList()       # (until_ms, from_ms, category, ticket_no, visit_id, seg_no)
+        self.spans = SortedTuples()     # (until_ms, from_ms, category, ticket_no, visit_id, seg_no)
         # visits waiting now (at the latest state): visit_id -> (category, since_ms, ticket_no)
         self.waiting: dict[str, tuple[str, int, str]] = {}
         # no waiting visit expires before this (a lower bound; None: unknown), so that
@@ -254,7 +255,7 @@ class HallBook:
     def purge(self, before_ms: int) -> tuple[list[str], list[str]]:
         """Forget visits that ended, and surveys answered, before ``before_ms``; return their
         keys. An open visit is kept until it ends or expires, however old."""
-        visits = [vid for _, vid in self.ends.irange(maximum=(before_ms,), inclusive=(True, False))]
+        visits = [vid for _, vid in self.ends.before(before_ms)]
         for vid in visits:
             self._drop_entries(vid)
             del self.visits[vid]

@@ -91,6 +91,10 @@ class SortedTuples:
         i, j = self._span(minimum, maximum)
         return self.items[i:j]
 
+    def before(self, key: Any) -> list[tuple]:
+        """The items whose first field is less than ``key``, in order."""
+        return self.items[:bisect_left(self.keys, key)]
+
     def values_in(self, minimum: tuple, maximum: tuple) -> list[Any]:
         """The ``column`` of the items ``minimum <= item <= maximum``, in order."""
         i, j = self._span(minimum, maximum)
