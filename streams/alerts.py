@@ -279,8 +279,8 @@ class _Assessment(NamedTuple):
     level: AlertLevel | None  # level the figures reach now, None when no rule fires
     triggers: list[str]
     below: bool  # every warning-level value is under share × its threshold
-    close_triggers: list[str]
-    figures: dict[str, float]  # figures and thresholds, as published on the event
+    close_triggers: list[str] | tuple[str, ...]
+    thresholds: dict[str, float]  # published on an event after the figures (``raw``)
     raw: dict[str, float]  # figures only, as kept in the state
     advice: tuple[str, str]
     close_advice: tuple[str, str]
@@ -371,8 +371,8 @@ def _assess_queue(f: QueueFigures, th: AlertThresholds, category: str) -> _Asses
         level=level,
         triggers=triggers,
         below=below,
-        close_triggers=list(lim.close_triggers),
-        figures={**raw, **lim.thresholds},
+        close_triggers=lim.close_triggers,
+        thresholds=lim.thresholds,
         raw=raw,
         advice=_queue_advice(level, f, th, category) if level else ADVICE_QUEUE_CLEARED,
         close_advice=ADVICE_QUEUE_CLEARED,
@@ -396,8 +396,7 @@ def _assess_complaints(f: ComplaintFigures, th: AlertThresholds) -> _Assessment:
         "complaints_in_window": float(f.complaints_in_window),
         "escalated_in_window": float(f.escalated_in_window),
     }
-    figures = {
-        **raw,
+    thresholds = {
         "complaint_spike_count": float(th.complaint_spike_count),
         "complaint_spike_window_min": float(th.complaint_spike_window_min),
     }
@@ -406,7 +405,7 @@ def _assess_complaints(f: ComplaintFigures, th: AlertThresholds) -> _Assessment:
         triggers=triggers,
         below=f.complaints_in_window < lim,
         close_triggers=[f"complaints_{window}min<{_num(lim)}", f"for>={_num(th.close_after_min)}min"],
-        figures=figures,
+        thresholds=thresholds,
         raw=raw,
         advice=ADVICE_CALL_BACK,
         close_advice=ADVICE_COMPLAINTS_CLEARED,
@@ -483,7 +482,7 @@ def _step(
         )
         ev = _event(
             alert_id=opened.alert_id, action=AlertAction.opened, hall_id=hall_id, category=category,
-            rule=rule, level=a.level, at=at, opened_at=at, triggers=a.triggers, figures=a.figures,
+            rule=rule, level=a.level, at=at, opened_at=at, triggers=a.triggers, figures={**a.raw, **a.thresholds},
             advice=a.advice,
         )
         return opened, [ev]
@@ -506,7 +505,7 @@ def _step(
         ev = _event(
             alert_id=state.alert_id, action=AlertAction.escalated, hall_id=hall_id, category=category,
             rule=rule, level=AlertLevel.critical, at=now, opened_at=state.opened_at, triggers=a.triggers,
-            figures=a.figures, advice=a.advice,
+            figures={**a.raw, **a.thresholds}, advice=a.advice,
         )
         return escalated, [ev]
 
@@ -519,7 +518,7 @@ def _step(
         ev = _event(
             alert_id=state.alert_id, action=AlertAction.closed, hall_id=hall_id, category=category,
             rule=rule, level=state.level, at=now, opened_at=state.opened_at, triggers=a.close_triggers,
-            figures=a.figures, advice=a.close_advice,
+            figures={**a.raw, **a.thresholds}, advice=a.close_advice,
         )
         return None, [ev]
     return _later(state, now, below_since, a.raw), []

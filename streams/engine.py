@@ -186,6 +186,7 @@ class Engine:
         self._since_purge: dict[int | None, int] = {}
         self.purge_after_events = purge_after_events
         self.max_message_bytes = max_message_bytes
+        self._queue_keys_of: dict[str, list[tuple[str, str]]] = {}  # at most one entry per catalogue hall
         self.counts: dict[str, int] = {"processed": 0, "duplicates": 0, "dead_letters": 0, "late": 0}
 
     # ---- state ---------------------------------------------------------------------
@@ -296,23 +297,15 @@ class Engine:
 
     def _process(self, kind: str, raw: bytes, dead, partition: int | None) -> Outcome:
         try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as e:
-            why = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
-            return dead("malformed_json", f"not valid JSON: {why}")
-        if not isinstance(payload, dict):
-            return dead("malformed_json", "a message must be one JSON object")
-        hall_of = payload.get("hall_id") if isinstance(payload.get("hall_id"), str) else None
-        try:
-            event = MODELS[kind].model_validate(payload)
-        except ValidationError as e:
-            msg = describe_error(e)
-            wrong = _wrong_topic(kind, payload)
-            if wrong:
-                return dead("wrong_topic", f"{wrong}: {msg}", hall_of)
-            return dead(_reason_code(msg), msg, hall_of)
-        except RecursionError:
-            return dead("schema_violation", "the event is nested too deeply to be one of ours", hall_of)
+            # nearly every message is a valid event: read and validate it in one pass over the
+            # bytes (pydantic's JSON mode). Any failure takes the path below, which alone words
+            # dead letters (JSON mode refuses some input json.loads accepts, e.g. a UTF-8 BOM,
+            # and words its errors differently); a valid event is the same model either way.
+            event = MODELS[kind].model_validate_json(raw)
+        except Exception:
+            event = self._validate_slowly(kind, raw, dead)
+            if isinstance(event, Outcome):
+                return event
         hall_id = event.hall_id
         if hall_id not in self.catalogue:
             return dead("unknown_hall", f"hall_id {hall_id!r} is not in the hall catalogue", hall_id)
@@ -345,6 +338,28 @@ class Engine:
         self.counts["processed"] += 1
         self._maybe_purge(partition, out)
         return out
+
+    def _validate_slowly(self, kind: str, raw: bytes, dead):
+        """The event in ``raw``, or the dead letter (an :class:`Outcome`) saying why it is not one."""
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            why = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+            return dead("malformed_json", f"not valid JSON: {why}")
+        if not isinstance(payload, dict):
+            return dead("malformed_json", "a message must be one JSON object")
+        hall_of = payload.get("hall_id") if isinstance(payload.get("hall_id"), str) else None
+        try:
+            event = MODELS[kind].model_validate(payload)
+        except ValidationError as e:
+            msg = describe_error(e)
+            wrong = _wrong_topic(kind, payload)
+            if wrong:
+                return dead("wrong_topic", f"{wrong}: {msg}", hall_of)
+            return dead(_reason_code(msg), msg, hall_of)
+        except RecursionError:
+            return dead("schema_violation", "the event is nested too deeply to be one of ours", hall_of)
+        return event
 
     def _seen(self, book: HallBook, kind: str, event) -> bool | str:
         """A repeated ``event_id`` is dropped (here while the visit or survey is held; the
@@ -486,21 +501,28 @@ class Engine:
         at = None
         th = self._thresholds(book)
         queue = book.queue_at(now)
-        keys = {cat: f"{book.hall_id}|{cat}|queue" for cat in CATEGORIES}
-        states = {cat: self.alert_states.get(key) for cat, key in keys.items()}
+        count, states = queue[0], self.alert_states
         # where nobody waits every figure is 0: no rule can fire, only an open alert needs them
-        needed = [cat for cat in CATEGORIES if states[cat] is not None or queue[0][cat]]
+        needed = [(cat, key, state) for cat, key in self._queue_keys(book.hall_id)
+                  if (state := states.get(key)) is not None or count[cat]]
         if not needed:
             return
-        gauges = book.gauges_at(now, queue, needed)
-        for cat in needed:
-            key, state, g = keys[cat], states[cat], gauges[cat]
+        gauges = book.gauges_at(now, queue, [cat for cat, _, _ in needed])
+        for cat, key, state in needed:
+            g = gauges[cat]
             if state is None and not queue_fires(g.waiting, g.longest_wait_s, g.est_wait_s, th):
                 continue  # no alert open and none would open: nothing to evaluate
             at = at or from_ms(now).astimezone(SHANGHAI)
             figures = QueueFigures(waiting=g.waiting, longest_wait_s=g.longest_wait_s, estimated_wait_s=g.est_wait_s)
             new_state, events = evaluate_queue(state, figures, th, hall_id=book.hall_id, category=cat, at=at)
             self._apply_alert(key, state, new_state, events, out)
+
+    def _queue_keys(self, hall_id: str) -> list[tuple[str, str]]:
+        """``(category, alert state key)`` of a hall's queue alerts, made once per hall."""
+        keys = self._queue_keys_of.get(hall_id)
+        if keys is None:
+            keys = self._queue_keys_of[hall_id] = [(cat, f"{hall_id}|{cat}|queue") for cat in CATEGORIES]
+        return keys
 
     def _evaluate_complaints(self, book: HallBook, out: Outcome, at_ms: int | None = None) -> None:
         now = at_ms or book.clock("surveys")
@@ -550,9 +572,11 @@ class Engine:
 
     # ---- retention ------------------------------------------------------------------------
     def _maybe_purge(self, partition: int | None, out: Outcome) -> None:
+        since = self._since_purge[partition] = self._since_purge.get(partition, 0) + 1
+        if since < self.purge_after_events:
+            return  # most events: the watermark need not even be looked at
         mark = self.watermark(partition)
-        self._since_purge[partition] = self._since_purge.get(partition, 0) + 1
-        if mark - self._last_purge.get(partition, 0) < PURGE_EVERY_MS or self._since_purge[partition] < self.purge_after_events:
+        if mark - self._last_purge.get(partition, 0) < PURGE_EVERY_MS:
             return
         self._last_purge[partition] = mark
         self._since_purge[partition] = 0

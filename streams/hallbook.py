@@ -11,7 +11,7 @@ change them.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
 from typing import Iterable, NamedTuple
 
 from sortedcontainers import SortedList
@@ -67,22 +67,26 @@ class HallBook:
         self.gauge_upto = 0  # the latest minute whose queue gauges are due (see Engine._time_passes)
         self.late_by_day: dict[str, int] = {}  # accepted events later than the grace, per business day
         # sorted indices; every tuple ends with ids so entries are unique and removable. The
-        # ones the queue gauges read after every event are SortedTuples (C bisection)
-        self.issues = SortedList()      # (issued_ms, visit_id)
-        self.calls = SortedList()       # (called_ms, category, wait_s, within, visit_id, seg_no)
+        # ones a visit step changes are SortedTuples (C bisection, a plain list: a hall's
+        # retention holds thousands of entries, where inserting into a list is cheap)
+        self.issues = SortedTuples()    # (issued_ms, visit_id)
+        self.calls = SortedTuples()     # (called_ms, category, wait_s, within, visit_id, seg_no)
         self.txs = SortedTuples()       # (completed_ms, category, handle_s, ratio, fcr, staff_id, visit_id, step_id)
         self.activity = SortedTuples(column=1)  # (ms, counter_id, category, step_id)
         # the same per category, for the gauges' windows: counter ids, handle times as columns
         self.activity_of = {c: SortedTuples(column=1) for c in CATEGORIES}
         self.handles_of = {c: SortedTuples(column=2) for c in CATEGORIES}
-        self.transfers = SortedList()   # (ms, to_category, visit_id, step_id)
+        self.transfers = SortedTuples()  # (ms, to_category, visit_id, step_id)
         self.survey_times = SortedList()  # (answered_ms, survey_id)
-        self.ends = SortedList()        # (ended_ms, visit_id): what retention may forget, oldest first
+        self.ends = SortedTuples()      # (ended_ms, visit_id): what retention may forget, oldest first
         # waits that ended (called, abandoned, expired, transferred on), by their end: the
         # queue at a past instant t is the open waits begun by t plus those ending after t
-        self.spans = SortedList()       # (until_ms, from_ms, category, ticket_no, visit_id, seg_no)
+        self.spans = SortedTuples()     # (until_ms, from_ms, category, ticket_no, visit_id, seg_no)
         # visits waiting now (at the latest state): visit_id -> (category, since_ms, ticket_no)
         self.waiting: dict[str, tuple[str, int, str]] = {}
+        # no waiting visit expires before this (a lower bound; None: unknown), so that
+        # expire() need not look at the queue after every event
+        self._expiry_floor: int | None = None
         # the same, per category in order of their wait's start: how many wait and who
         # longest is a bisection, not a scan of the hall's queue
         self.queues: dict[str, SortedTuples] = {c: SortedTuples() for c in CATEGORIES}  # (since, ticket, vid)
@@ -161,6 +165,9 @@ class HallBook:
         self._entries[visit_id] = entries
         seg = v.open_segment
         self._set_waiting(visit_id, (seg.category, seg.from_ms, v.ticket_no) if seg is not None else None)
+        floor = self._expiry_floor
+        if seg is not None and floor is not None and v.expires_ms is not None and v.expires_ms < floor:
+            self._expiry_floor = v.expires_ms
         if v.in_service:
             self.serving[visit_id] = _service_of(v)
         else:
@@ -229,10 +236,15 @@ class HallBook:
     def expire(self, as_of_ms: int) -> list[str]:
         """Visits still waiting or in service whose expiry has passed at ``as_of_ms`` leave
         the queue (domain.md §3); returns their ids."""
+        floor = self._expiry_floor
+        if floor is not None and as_of_ms < floor:
+            return []
         due = [vid for vid in self.waiting
                if (v := self.visits[vid]).expires_ms is not None and v.expires_ms <= as_of_ms]
         for vid in due:
             self.set_visit(vid, list(self.visits[vid].steps))
+        self._expiry_floor = min((e for vid in self.waiting if (e := self.visits[vid].expires_ms) is not None),
+                                 default=float("inf"))
         return due
 
     def count_late(self, event_ms: int) -> None:
@@ -243,7 +255,7 @@ class HallBook:
     def purge(self, before_ms: int) -> tuple[list[str], list[str]]:
         """Forget visits that ended, and surveys answered, before ``before_ms``; return their
         keys. An open visit is kept until it ends or expires, however old."""
-        visits = [vid for _, vid in self.ends.irange(maximum=(before_ms,), inclusive=(True, False))]
+        visits = [vid for _, vid in self.ends.before(before_ms)]
         for vid in visits:
             self._drop_entries(vid)
             del self.visits[vid]
@@ -267,10 +279,13 @@ class HallBook:
         longest: dict[str, tuple[int, str] | None] = {}
         bound = (t_ms, "\uffff")
         for c, queue in self.queues.items():
-            items = queue.items
-            n = bisect_right(items, bound)
-            count[c] = n
-            longest[c] = items[0][:2] if n else None
+            keys = queue.keys
+            if not keys:
+                count[c], longest[c] = 0, None
+                continue
+            # nearly always every open wait began by t: no bisection
+            n = count[c] = len(keys) if keys[-1] < t_ms else queue.count_upto(bound)
+            longest[c] = queue.items[0][:2] if n else None
         spans = self.spans
         if spans and spans[-1][0] > t_ms:
             for until, since, cat, ticket, *_ in spans.irange((t_ms + 1,)):
@@ -291,14 +306,28 @@ class HallBook:
         # in time order: the mean is summed in that order)
         act = (t_ms - MIN15 + 1,), (t_ms, "\uffff")
         txs = (t_ms - MIN60 + 1,), (t_ms, "\uffff")
-        all_counters = len(set(self.activity.values_in(*act)))
+        activity_of, handles_of, standard_s = self.activity_of, self.handles_of, self.standard_s
+        all_counters = None  # the hall's active counters: needed only where a category has none
         out: dict[str, Gauge] = {}
         for c in categories or CATEGORIES:
-            n = len(set(self.activity_of[c].values_in(*act)))
-            out[c] = self._gauge(t_ms, count[c], longest[c], n, n or all_counters, self.handles_of[c].values_in(*txs),
-                                 self.standard_s[c])
+            n = activity_of[c].distinct_in(*act)
+            waiting, standard = count[c], standard_s[c]
+            if not waiting and 0 <= standard < math.inf:
+                # nobody ahead: the estimate is 0 whatever the handle times (all >= 0) and counters
+                out[c] = Gauge(0, 0.0, None, n, 0.0)
+                continue
+            if n:
+                serving = n
+            else:
+                if all_counters is None:
+                    all_counters = self.activity.distinct_in(*act)
+                serving = all_counters
+            mean_handle = handles_of[c].mean_in(*txs)
+            out[c] = self._gauge(t_ms, waiting, longest[c], n, serving, standard if mean_handle is None else mean_handle)
         if categories is not None:
             return out
+        if all_counters is None:
+            all_counters = self.activity.distinct_in(*act)
         est = max((g.est_wait_s for g in out.values()), default=0.0)
         first = min((w for w in longest.values() if w is not None), default=None)
         out[ALL] = Gauge(sum(count.values()), (t_ms - first[0]) / 1000.0 if first else 0.0,
@@ -307,12 +336,11 @@ class HallBook:
 
     @staticmethod
     def _gauge(t_ms: int, waiting: int, longest: tuple[int, str] | None, counters: int, serving: int,
-               handles: list[float], standard_s: float) -> Gauge:
+               mean_handle: float) -> Gauge:
         """Estimated wait = people ahead × recent mean handle time ÷ active counters.
         Without recent transactions the category's standard handle time is used. Counters
         serve several categories, so when none served this one in the last 15 minutes the
         hall's active counters are taken; with no counter active at all, one is assumed."""
-        mean_handle = sum(handles) / len(handles) if handles else standard_s
         est = waiting * mean_handle / max(1, serving)
         return Gauge(waiting, (t_ms - longest[0]) / 1000.0 if longest else 0.0,
                      longest[1] if longest else None, counters, est)
