@@ -256,7 +256,7 @@ class Engine:
                 self.partition_of[hall] = partition
             self.alert_states[key] = AlertState.from_dict(st)
         for book in self.books.values():
-            book.gauge_upto = minute_of(book.view_ms) - MINUTE_MS if book.view_ms else 0
+            book.gauge_upto = minute_of(book.gauge_ms) - MINUTE_MS if book.gauge_ms else 0
 
     def _advance_partition(self, partition: int | None, kind: str, t: int) -> None:
         clocks = self.part_clocks.setdefault(partition, {})
@@ -432,9 +432,7 @@ class Engine:
         if before_ms and day_start_ms(before_ms) != day_start_ms(now):
             # the day that ended: its last gap and its expiries are final now
             out.facts.append({"k": "day", "h": book.hall_id, "d": day_start_ms(before_ms)})
-        # the gauges follow the queue machine's clock (or a tick), never another topic's:
-        # transactions read ahead of the tickets would write minutes before their queue is known
-        last_done = minute_of(max(book.clock(), book.live_ms)) - MINUTE_MS
+        last_done = minute_of(book.gauge_ms) - MINUTE_MS
         upto = book.gauge_upto
         if last_done > upto:
             start = max(upto + MINUTE_MS, last_done - GAUGE_BACKFILL_MS) if upto else last_done

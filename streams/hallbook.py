@@ -117,6 +117,13 @@ class HallBook:
         return max(self.now_ms, self.live_ms)
 
     @property
+    def gauge_ms(self) -> int:
+        """The instant the minute gauges are written up to: the queue machine's clock or a
+        later tick, never another topic's (transactions read ahead of the tickets would
+        write minutes before their queue is known); 0 before the first ticket or tick."""
+        return max(self.clocks.get("tickets", 0), self.live_ms)
+
+    @property
     def last_event_ms(self) -> int:
         """The latest event the hall's own systems sent (queue machine, back office)."""
         return max(self.clocks.get("tickets", 0), self.clocks.get("transactions", 0))

@@ -112,11 +112,20 @@ def test_bounded_disorder_within_default_grace_gives_the_same_state():
     assert _state(run(ev)) == expected
 
 
-def _gauge_rows(events) -> dict:
-    """The queue gauges each minute last got, as the store keeps them (the latest wins)."""
+def _gauge_rows(events, restart_after: int | None = None) -> dict:
+    """The queue gauges each minute last got, as the store keeps them (the latest wins);
+    with ``restart_after``, the engine is rebuilt from its table writes after that many
+    events, as a restarted worker is."""
     eng, rows = engine(), {}
-    for kind, raw in events:
-        for f in eng.process(kind, raw).facts:
+    tables: dict[str, dict] = {"visits": {}, "surveys": {}, "alert_states": {}}
+    for i, (kind, raw) in enumerate(events):
+        if i == restart_after:
+            eng = engine()
+            eng.restore(tables["visits"].items(), tables["surveys"].items(), tables["alert_states"].items())
+        out = eng.process(kind, raw)
+        for table, key, value in out.writes:
+            tables[table][key] = value
+        for f in out.facts:
             if f["k"] == "gauges":
                 rows.update({tuple(r[:3]): tuple(r) for r in f["rows"]})
     return rows
@@ -130,6 +139,9 @@ def test_transactions_read_ahead_of_the_tickets_give_the_same_queue_gauges():
     ahead = sorted(scenario(), key=lambda kv: kv[0] != "transactions")
     assert ahead[0][0] == "transactions"
     assert _gauge_rows(ahead) == expected
+    # and a worker restarted between the two topics: its rebuilt view must not either
+    tx = sum(kind == "transactions" for kind, _ in ahead)
+    assert _gauge_rows(ahead, restart_after=tx) == expected
 
 
 def test_duplicates_are_dropped_and_counted():
