@@ -285,6 +285,11 @@ class _Assessment(NamedTuple):
     advice: tuple[str, str]
     close_advice: tuple[str, str]
 
+    def published(self) -> dict[str, float]:
+        """The figures and thresholds as an alert event publishes them (built only when an
+        event is sent: most evaluations send none)."""
+        return {**self.raw, **self.thresholds}
+
 
 class _QueueLimits(NamedTuple):
     """One size class's queue thresholds in the figures' units, and the texts an event
@@ -482,7 +487,7 @@ def _step(
         )
         ev = _event(
             alert_id=opened.alert_id, action=AlertAction.opened, hall_id=hall_id, category=category,
-            rule=rule, level=a.level, at=at, opened_at=at, triggers=a.triggers, figures={**a.raw, **a.thresholds},
+            rule=rule, level=a.level, at=at, opened_at=at, triggers=a.triggers, figures=a.published(),
             advice=a.advice,
         )
         return opened, [ev]
@@ -505,7 +510,7 @@ def _step(
         ev = _event(
             alert_id=state.alert_id, action=AlertAction.escalated, hall_id=hall_id, category=category,
             rule=rule, level=AlertLevel.critical, at=now, opened_at=state.opened_at, triggers=a.triggers,
-            figures={**a.raw, **a.thresholds}, advice=a.advice,
+            figures=a.published(), advice=a.advice,
         )
         return escalated, [ev]
 
@@ -518,7 +523,7 @@ def _step(
         ev = _event(
             alert_id=state.alert_id, action=AlertAction.closed, hall_id=hall_id, category=category,
             rule=rule, level=state.level, at=now, opened_at=state.opened_at, triggers=a.close_triggers,
-            figures={**a.raw, **a.thresholds}, advice=a.close_advice,
+            figures=a.published(), advice=a.close_advice,
         )
         return None, [ev]
     return _later(state, now, below_since, a.raw), []
