@@ -200,11 +200,17 @@ def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
 
 
 def produce(bootstrap: str, messages, topic_of: dict[str, str]) -> int:
-    """Send SimMessages (kind, key, value) in order, as fast as the broker takes them."""
+    """Send SimMessages (kind, key, value) in order, as fast as the broker takes them.
+
+    Idempotent, so that a retried request cannot land after the next one: without it a
+    partition's order could differ from ``messages`` when the busy broker made the producer
+    retry, and the Quix peer's check (row 4), computed in ``messages`` order, then found a
+    visit's later call before its first one."""
     from confluent_kafka import Producer
 
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 512 * 1024,
-                  "acks": "all", "compression.type": "none", "queue.buffering.max.messages": 1_000_000})
+                  "acks": "all", "enable.idempotence": True, "compression.type": "none",
+                  "queue.buffering.max.messages": 1_000_000})
     n = 0
     errors: list = []
 
