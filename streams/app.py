@@ -56,7 +56,6 @@ class WorkerState:
 def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     faust_fixes.apply()
     w = settings.worker
-    faust_fixes.fetch_in_moments(w.fetch_min_bytes, w.fetch_max_wait_seconds)
     settings.path(settings.var_dir).mkdir(parents=True, exist_ok=True)
     servers = settings.kafka.servers
     app = faust.App(

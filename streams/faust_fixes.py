@@ -1,11 +1,10 @@
-"""Ten targeted changes to faust-streaming (0.15), applied when the worker starts. The
+"""Nine targeted changes to faust-streaming (0.15), applied when the worker starts. The
 first seven are fixes on the exactly-once path: the first two lost state after a kill -9
 while the committed offsets said the events were processed, the third sent output outside
 the transaction, the fourth crashed a worker taking over from another, the fifth cost
 every recovery 10 s, the sixth and the seventh kept state of aborted transactions after a
 rebalance. The eighth hands the worker's input over in batches instead of event by event,
-the ninth commits a worker's transactions side by side instead of one after another, and
-the tenth lets a fetch wait a moment for more than one event.
+and the ninth commits a worker's transactions side by side instead of one after another.
 Re-check them when faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
@@ -125,15 +124,6 @@ Re-check them when faust-streaming is upgraded.
    the slowest one. A failure still fails the commit; the transactions that committed
    stay committed, as when the loop stopped at a failure. ``COMMITS`` counts the commits
    and their time for ``/api/stats``.
-10. **Every event of a trickle came in a fetch of its own.** Faust's consumer asks for
-   fetches that return as soon as one byte is there (``fetch_min_bytes`` 1, not a Faust
-   setting). At a steady few hundred events per second each fetch then brought one or two
-   events, and each became a batch with its own sends, acks and lobby-page updates: the
-   worker spent about 1.3 ms of CPU per event at 500 events/s, four times its cost in a
-   backlog, and the broker answered a fetch per event besides. :func:`fetch_in_moments`
-   sets the worker consumer's ``fetch_min_bytes`` and ``fetch_max_wait_ms``
-   (``[worker].fetch_min_bytes``, ``fetch_max_wait_seconds``) before it starts: a fetch
-   waits at most that long for more. In a backlog every fetch is full, so nothing waits.
 """
 
 from __future__ import annotations
@@ -295,24 +285,6 @@ _Consumer = faust_consumer.Consumer
 _drain_messages = _Consumer._drain_messages
 
 
-def fetch_in_moments(min_bytes: int, max_wait_s: float) -> None:
-    """Fix 10: the worker consumers Faust creates from now on wait for ``min_bytes`` or
-    ``max_wait_s`` per fetch (aiokafka reads both when it starts its fetcher)."""
-    global _fetch_wait
-    _fetch_wait = (min_bytes, max(1, int(max_wait_s * 1000)))
-
-
-_fetch_wait: tuple[int, int] | None = None
-_create_worker_consumer = _Thread._create_worker_consumer
-
-
-def _create_worker_consumer_waiting(self, transport):
-    consumer = _create_worker_consumer(self, transport)
-    if _fetch_wait is not None:
-        consumer._fetch_min_bytes, consumer._fetch_max_wait_ms = _fetch_wait
-    return consumer
-
-
 def deliver_in_batches(app, topic, handler) -> None:
     """Fix 8: subscribe to ``topic`` (a Faust topic of one or more names) and have the
     fetcher pass every fetch of it to ``handler(messages)`` as one list, in offset order
@@ -393,8 +365,6 @@ async def _deliver(callback, messages: list) -> None:
 
 
 def apply() -> None:
-    if _Thread._create_worker_consumer is not _create_worker_consumer_waiting:
-        _Thread._create_worker_consumer = _create_worker_consumer_waiting
     _Thread._highwaters = _highwaters
     if _Consumer._drain_messages is not _drain_in_batches:
         _Consumer._drain_messages = _drain_in_batches

@@ -89,11 +89,6 @@ class WorkerSettings(BaseModel):
     # events are processed as Faust fetched them, in batches of at most this many: a table
     # key changed by several events of a batch is written once
     batch_max_events: int = Field(default=1000, ge=1)
-    # a fetch of the input waits for this many bytes or this long, whichever comes first
-    # (Kafka's fetch.min.bytes / fetch.max.wait.ms; faust_fixes #10): at a steady trickle
-    # every event otherwise came in a fetch, and a batch, of its own
-    fetch_min_bytes: int = Field(default=16 * 1024, ge=1)
-    fetch_max_wait_seconds: float = Field(default=0.025, ge=0)
     # how long the producer gathers records into one request (Kafka's linger.ms)
     producer_linger_seconds: float = Field(default=0.005, ge=0)
     # bytes the producer gathers per partition before a send must wait for the broker: the
