@@ -11,7 +11,7 @@ import pytest
 
 from streams import faust_fixes
 
-ROUND_TRIP_S = 0.1  # each of the three requests of one transaction's commit
+ROUND_TRIP_S = 0.05  # each of the three requests of one transaction's commit
 
 
 class FakeTransactionProducer:
