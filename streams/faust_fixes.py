@@ -118,8 +118,8 @@ Re-check them when faust-streaming is upgraded.
    commit, begin the next, three requests each, awaited before the next transaction's.
    The agent's sends wait for the commit (fix 2), so every commit held the worker's
    output back for the sum of those round trips, and the events read meanwhile showed up
-   on the lobby page that much later (`make bench` row 5, 4 partitions: a commit took a
-   mean of 106-118 ms in turn, 51-58 ms side by side). The transactions are independent (their own producers, ids and locks), so
+   on the lobby page that much later (`make bench` row 5 measured it as the latency's
+   tail). The transactions are independent (their own producers, ids and locks), so
    :func:`_commit_side_by_side` commits them concurrently: the commit takes as long as
    the slowest one. A failure still fails the commit; the transactions that committed
    stay committed, as when the loop stopped at a failure. ``COMMITS`` counts the commits
