@@ -8,6 +8,27 @@ from sinks.facts import FactBatch, batch_from_facts
 from streams.engine import Engine, Outcome
 
 
+class Tables:
+    """The worker's Faust tables as the agent's writes leave them: each key's last value, a
+    write of None deleting the key. What a restarted worker restores its engine from."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict] = {"visits": {}, "surveys": {}, "alert_states": {}}
+
+    def apply(self, writes) -> None:
+        for table, key, value in writes:
+            if value is None:
+                self.data[table].pop(key, None)
+            else:
+                self.data[table][key] = value
+
+    def restore(self, engine: Engine) -> Engine:
+        """``engine`` rebuilt from these tables, as after a restart."""
+        d = self.data
+        engine.restore(d["visits"].items(), d["surveys"].items(), d["alert_states"].items())
+        return engine
+
+
 class RecordingEngine(Engine):
     """:class:`Engine` that collects every outcome's facts and alerts until taken."""
 

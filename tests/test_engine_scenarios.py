@@ -23,6 +23,7 @@ from schemas.catalogue import load_catalogue
 from streams.alerts import load_alert_rules
 from streams.engine import Engine
 from tests.events import CST, Maker, at
+from tests.recording import Tables
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = load_catalogue(ROOT / "config" / "halls.toml")
@@ -116,15 +117,12 @@ def _gauge_rows(events, restart_after: int | None = None) -> dict:
     """The queue gauges each minute last got, as the store keeps them (the latest wins);
     with ``restart_after``, the engine is rebuilt from its table writes after that many
     events, as a restarted worker is."""
-    eng, rows = engine(), {}
-    tables: dict[str, dict] = {"visits": {}, "surveys": {}, "alert_states": {}}
+    eng, rows, tables = engine(), {}, Tables()
     for i, (kind, raw) in enumerate(events):
         if i == restart_after:
-            eng = engine()
-            eng.restore(tables["visits"].items(), tables["surveys"].items(), tables["alert_states"].items())
+            eng = tables.restore(engine())
         out = eng.process(kind, raw)
-        for table, key, value in out.writes:
-            tables[table][key] = value
+        tables.apply(out.writes)
         for f in out.facts:
             if f["k"] == "gauges":
                 rows.update({tuple(r[:3]): tuple(r) for r in f["rows"]})
@@ -307,16 +305,10 @@ def test_restore_from_the_table_writes_gives_the_same_engine():
     mk = Maker("JS-NJ-0002")
     c = {"category": "wait_time", "severity": "normal", "text": "太慢"}
     events = scenario() + [mk.survey(at("10:24"), 4, complaint=c), mk.survey(at("10:25"), 9)]
-    original = engine()
-    tables: dict[str, dict] = {"visits": {}, "surveys": {}, "alert_states": {}}
+    original, tables = engine(), Tables()
     for kind, raw in events:
-        for table, key, value in original.process(kind, raw).writes:
-            if value is None:
-                tables[table].pop(key, None)
-            else:
-                tables[table][key] = value
-    restored = engine()
-    restored.restore(tables["visits"].items(), tables["surveys"].items(), tables["alert_states"].items())
+        tables.apply(original.process(kind, raw).writes)
+    restored = tables.restore(engine())
     a, b = original.books["JS-NJ-0002"], restored.books["JS-NJ-0002"]
     assert b.clocks == a.clocks and b.snapshot() == a.snapshot()
     assert {k: s.to_dict() for k, s in restored.alert_states.items()} == \

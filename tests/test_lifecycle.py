@@ -10,6 +10,7 @@ import pytest
 
 from streams.engine import Engine
 from tests.events import CST, Maker, at
+from tests.recording import Tables
 from tests.test_engine_scenarios import CATALOGUE, RULES
 
 HALL = "JS-NJ-0002"  # opens 08:30, closes 18:00 (config/halls.toml)
@@ -183,22 +184,16 @@ def test_ticks_reach_every_live_hall_after_a_restart():
     """The hall→partition map comes back from the tables, so a restored worker's ticks
     still close a quiet hall's alert."""
     mk = Maker(HALL)
-    eng = Engine(CATALOGUE, RULES)
-    tables = {"visits": {}, "surveys": {}, "alert_states": {}}
+    eng, tables = Engine(CATALOGUE, RULES), Tables()
 
     def feed(events):
         for kind, raw in events:
-            for table, key, value in eng.process(kind, raw, partition=2).writes:
-                if value is None:
-                    tables[table].pop(key, None)
-                else:
-                    tables[table][key] = value
+            tables.apply(eng.process(kind, raw, partition=2).writes)
 
     feed([mk.ticket("issued", f"Q{i:03d}", at("11:00", seconds=i)) for i in range(16)])
     feed([mk.ticket("called", f"Q{i:03d}", at("11:10", seconds=i), counter_id=f"C{i % 6:02d}") for i in range(16)])
     assert [s.rule.value for s in eng.open_alerts(HALL)] == ["queue"]
-    restored = Engine(CATALOGUE, RULES)
-    restored.restore(tables["visits"].items(), tables["surveys"].items(), tables["alert_states"].items())
+    restored = tables.restore(Engine(CATALOGUE, RULES))
     assert restored.partition_of[HALL] == 2
     closed = restored.tick(2, _ms(at("11:12", seconds=20))).alerts
     assert [(a.rule.value, a.action.value) for a in closed] == [("queue", "closed")]
