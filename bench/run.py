@@ -537,7 +537,8 @@ class Bench:
         stop_probing.set()
         th.join(timeout=10)
         t_end = time.time()
-        seen_end = w.seen()
+        stats = w.stats()
+        seen_end = w.seen(stats)
         w.stop()
         sink.stop()
         # not visible yet: later than every visible one (they are the latest sent), and at
@@ -562,7 +563,10 @@ class Bench:
                 "probes": len(counted), "not_visible": len(lost) + len(pending),
                 "p50_ms": at(0.5), "p90_ms": at(0.9), "p99_ms": at(0.99), "max_ms": at(1.0),
                 "poll_ms": PROBE_POLL_S * 1000, "requests_per_s": requests[0] / (t_end - t_first),
-                "worker_cpu": cpu_share}
+                "worker_cpu": cpu_share, "commits": stats.get("commits"),
+                "batches": stats["batches"]["count"],
+                # every visible probe: (seconds since the sending began, latency ms), to see when a tail happens
+                "t_first": t_first, "series": [(round(sent - t_first, 3), round(lat * 1000, 1)) for sent, lat, _ in sorted(results)]}
 
     # -- rows 6 and 7 ----------------------------------------------------------------------
     def big(self) -> dict:
@@ -755,6 +759,20 @@ def hall_fingerprint(now: dict) -> tuple:
 
 # ---- the table ---------------------------------------------------------------------------
 
+def batch_size(lat: dict) -> str:
+    """Events per batch of the worker's agent in row 5 (warm-up included)."""
+    n = lat.get("batches")
+    return f" in {n:,} batches (mean {(lat['events'] + lat['warmup_events']) / n:.1f} events)" if n else ""
+
+
+def commit_detail(c: dict | None) -> str:
+    """The worker's exactly-once commits (its sends wait while one runs)."""
+    if not c or not c.get("count"):
+        return ""
+    return (f"; {c['count']:,} commits of the worker's transactions, mean {c['total_s'] / c['count'] * 1000:.0f} ms, "
+            f"longest {c['max_s'] * 1000:.0f} ms (the agent's sends wait meanwhile)")
+
+
 def failed(x: dict) -> str:
     return f"failed: {x['error']}" if x.get("error") else "not run"
 
@@ -840,8 +858,9 @@ def render(b: Bench, info: dict, command: str, started: datetime, total_s: float
                      f"{PROBES_PER_S}/s, {lat['not_visible']} not visible by the end); {lat['events']:,} events offered "
                      f"at {lat['offered_per_s']:.0f}/s over {lat['send_s']:.0f} s after {lat['warmup_events']:,} "
                      f"warm-up events; the worker processed {lat['worker_per_s']:.0f}/s using "
-                     f"{lat['worker_cpu']:.0%} of a core, {lat['backlog_at_end']:,} events behind when the sending "
-                     f"ended{behind}; a fresh exactly-once worker and sink with the default settings",
+                     f"{lat['worker_cpu']:.0%} of a core{batch_size(lat)}, {lat['backlog_at_end']:,} events behind when the sending "
+                     f"ended{behind}{commit_detail(lat.get('commits'))}; a fresh exactly-once worker and sink with "
+                     f"the default settings",
                      f"p99 ≤ {TARGETS['p99_ms']:.0f} ms: {verdict(p99[1] and p99[0] <= TARGETS['p99_ms'])}"))
     else:
         rows.append(("5", "produce → `/api/halls/{id}/now` latency at 500 events/s", failed(lat), "",

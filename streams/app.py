@@ -87,7 +87,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     catalogue = load_catalogue(settings.catalogue_file)
     engine = Engine(catalogue, load_alert_rules(settings.alert_rules_file), grace_s=w.grace_seconds,
                     retention_h=w.retention_hours, future_s=w.future_seconds,
-                    max_message_bytes=w.max_message_bytes,
+                    max_message_bytes=w.max_message_bytes, max_visit_steps=w.max_visit_steps,
                     expire_after_min=w.expire_after_minutes)
     state = WorkerState(settings, catalogue, engine, HallSignals(w.sse_max_subscribers))
     t = settings.topics

@@ -59,6 +59,12 @@ TOPIC_KINDS = ("tickets", "transactions", "surveys")
 MAX_MESSAGE_BYTES = 256 * 1024
 # What a dead letter keeps of a message too large to read: an excerpt this long.
 EXCERPT_CHARS = 2048
+# A visit is a dozen steps or so (issue, calls, a transfer, a few transactions). A feed that
+# repeats itself with new event ids (a stuck kiosk re-sending `recalled`) would otherwise grow
+# one visit without bound: every event re-derives the whole visit (quadratic), and past about
+# 7,000 steps its changelog record is over the 1 MiB Kafka takes, which would stop the worker
+# at every restart. Events beyond this many steps are dead letters (``visit_too_long``).
+MAX_VISIT_STEPS = 200
 
 
 @dataclass
@@ -168,7 +174,8 @@ def survey_record(e: SurveyEvent) -> dict:
 class Engine:
     def __init__(self, catalogue: Catalogue, rules: AlertRules, *, grace_s: float = 600, retention_h: float = 26,
                  future_s: float = 300, expire_after_min: float = 30, wall_ms=None,
-                 purge_after_events: int = PURGE_AFTER_EVENTS, max_message_bytes: int = MAX_MESSAGE_BYTES):
+                 purge_after_events: int = PURGE_AFTER_EVENTS, max_message_bytes: int = MAX_MESSAGE_BYTES,
+                 max_visit_steps: int = MAX_VISIT_STEPS):
         self.catalogue = catalogue
         self.rules = rules
         self.grace_ms = int(grace_s * 1000)
@@ -186,6 +193,7 @@ class Engine:
         self._since_purge: dict[int | None, int] = {}
         self.purge_after_events = purge_after_events
         self.max_message_bytes = max_message_bytes
+        self.max_visit_steps = max_visit_steps
         self._queue_keys_of: dict[str, list[tuple[str, str]]] = {}  # at most one entry per catalogue hall
         self.counts: dict[str, int] = {"processed": 0, "duplicates": 0, "dead_letters": 0, "late": 0}
 
@@ -324,6 +332,11 @@ class Engine:
         if seen:
             self.counts["duplicates"] += 1
             return Outcome(hall_id=hall_id, duplicate=True)
+        if kind != "surveys" and (rec := self.held.get(event.visit_id)) is not None \
+                and len(rec["s"]) >= self.max_visit_steps:
+            return dead("visit_too_long", f"visit {event.visit_id!r} already has {len(rec['s'])} events, the most one "
+                                          f"visit may have ([worker].max_visit_steps): its first ones stand, this one "
+                                          f"is kept here (a feed repeating itself?)", hall_id)
         clock = book.clock(kind)
         late = bool(clock) and t < clock - self.grace_ms
         if late:

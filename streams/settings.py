@@ -74,6 +74,8 @@ class WorkerSettings(BaseModel):
     future_seconds: int = Field(default=300, ge=0)
     # a larger input message is dead-lettered unread (reason too_large), with an excerpt
     max_message_bytes: int = Field(default=256 * 1024, ge=1024)
+    # a visit takes at most this many events; more are dead-lettered (reason visit_too_long)
+    max_visit_steps: int = Field(default=200, ge=20)
     # a visit still waiting this long after its hall's closing time is expired (§3)
     expire_after_minutes: float = Field(default=30, ge=0)
     retention_hours: int = Field(default=26, ge=25)

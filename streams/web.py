@@ -21,6 +21,7 @@ import faust
 from aiohttp import web
 from faust.web import Request, Response, View
 
+from streams import faust_fixes
 from streams.alerts import AlertRule, current_advice, current_triggers
 from streams.live import fallback, stream_hall
 from streams.web_server import SECURITY_HEADERS
@@ -225,6 +226,9 @@ def register_views(app: faust.App, ws, dead_counts) -> None:
                 # handing their output to the producer (the rest is Faust and waiting)
                 "batches": {"count": ws.batches, "engine_s": round(ws.engine_s, 3), "send_s": round(ws.send_s, 3),
                             "skipped_revoked": ws.skipped},
+                # exactly-once commits (all of the worker's transactions at once): how many and
+                # how long, during which the agent's sends wait
+                "commits": {k: round(v, 3) for k, v in faust_fixes.COMMITS.items()},
                 # the input partitions this worker owns, and whether their tables are restored
                 "partitions": sorted(tp.partition for tp in app.consumer.assignment()
                                      if tp.topic == ws.settings.topics.tickets),

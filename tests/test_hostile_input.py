@@ -165,3 +165,43 @@ def test_the_same_event_id_under_another_visit_is_not_counted_again():
     eng.process("tickets", json.dumps(first).encode(), topic="t")
     out = eng.process("tickets", json.dumps({**first, "visit_id": "v002"}).encode(), topic="t")
     assert out.dead_letter is not None or out.duplicate
+
+
+def test_a_feed_repeating_one_visit_is_cut_at_the_step_limit():
+    """A stuck kiosk re-sending `recalled` with new event ids: the visit keeps its first
+    ``max_visit_steps`` events, every further one is a dead letter saying why, an exact
+    re-send of an accepted one is still a plain duplicate, and other visits go on."""
+    eng = Engine(CATALOGUE, RULES, max_visit_steps=25)
+    m = Maker(HALL)
+    accepted = [m.ticket("issued", "v001", at("10:00")),
+                m.ticket("called", "v001", at("10:01"), counter_id="C01", staff_id="S01")]
+    accepted += [m.ticket("recalled", "v001", at("10:02", seconds=i), counter_id="C01") for i in range(23)]
+    for kind, raw in accepted:
+        assert eng.process(kind, raw, topic="t", partition=0).dead_letter is None
+    outs = [eng.process(*m.ticket("recalled", "v001", at("10:03", seconds=i), counter_id="C01"), topic="t",
+                        partition=0, offset=100 + i) for i in range(40)]
+    assert {o.dead_letter.reason_code for o in outs} == {"visit_too_long"}
+    assert "25 events" in outs[0].dead_letter.reason and outs[0].dead_letter.offset == 100
+    assert all(not o.facts and not o.writes for o in outs)  # nothing of them is stored or held
+    assert len(eng.held["v001"]["s"]) == 25 and eng.counts["dead:visit_too_long"] == 40
+    assert eng.process(*accepted[5], topic="t", partition=0).duplicate  # a re-send is not a dead letter
+    # a transaction of that visit is refused too (the feed already said more than a visit
+    # can); the hall's other visits are unaffected
+    tx = eng.process(*m.tx("v001", at("10:05"), at("10:06")), topic="t", partition=0)
+    assert tx.dead_letter.reason_code == "visit_too_long"
+    out = eng.process(*m.ticket("issued", "v002", at("10:04")), topic="t", partition=0)
+    assert out.dead_letter is None and "v002" in eng.book(HALL).waiting
+
+
+def test_the_default_step_limit_is_far_above_a_real_visit_and_below_a_record_kafka_refuses():
+    """200 steps: a real visit has a dozen or so; the visit's changelog record at the limit
+    stays well under Kafka's 1 MiB (each step is a few hundred bytes of JSON)."""
+    eng = engine()
+    m = Maker(HALL)
+    eng.process(*m.ticket("issued", "v001", at("10:00")), topic="t", partition=0)
+    for i in range(400):
+        eng.process(*m.ticket("recalled", "v001", at("10:01", seconds=i), counter_id="C01", staff_id="S01"),
+                    topic="t", partition=0)
+    rec = eng.held["v001"]
+    assert len(rec["s"]) == 200
+    assert len(json.dumps(rec).encode()) < 256 * 1024

@@ -1,0 +1,130 @@
+"""faust_fixes #9 against faust-streaming's own ``Producer.commit_transactions``: a worker's
+transactions commit side by side, and a failed one still fails the commit. (The other
+fixes are exercised end to end: tests/test_month_backlog.py, tests/test_many_workers.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import pytest
+
+from streams import faust_fixes
+
+ROUND_TRIP_S = 0.1  # each of the three requests of one transaction's commit
+
+
+class FakeTransactionProducer:
+    """The aiokafka transactional producer's commit steps, each one broker round trip."""
+
+    def __init__(self, tid: str, log: list, fail: bool = False):
+        self.tid, self.log, self.fail = tid, log, fail
+
+    async def _request(self, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.log.append((self.tid, what, "start", loop.time()))
+        await asyncio.sleep(ROUND_TRIP_S)
+        if self.fail and what == "commit":
+            raise RuntimeError(f"{self.tid}: the broker refused the commit")
+        self.log.append((self.tid, what, "end", loop.time()))
+
+    async def send_offsets_to_transaction(self, offsets, group_id) -> None:
+        await self._request("offsets")
+
+    async def commit_transaction(self) -> None:
+        await self._request("commit")
+
+    async def begin_transaction(self) -> None:
+        await self._request("begin")
+
+
+class FakeBuffer:
+    def __init__(self):
+        self.flushed = 0
+
+    async def flush(self) -> None:
+        self.flushed += 1
+
+
+class FakeProducer:
+    """What ``Producer.commit_transactions`` reads of its producer: one transactional
+    producer and one lock per transactional id."""
+
+    def __init__(self, tids: list[str], failing: str | None = None):
+        self.log: list = []
+        self._trn_locks = defaultdict(asyncio.Lock)
+        self._transaction_producers = {t: FakeTransactionProducer(t, self.log, t == failing) for t in tids}
+        self.buffer = FakeBuffer()
+
+
+TIDS = [f"hallpulse-group-{p}" for p in range(4)]
+
+
+@pytest.fixture(autouse=True)
+def own_sending_lock(monkeypatch):
+    """A lock of each test's own (an asyncio lock binds to the first loop that waits on it)."""
+    monkeypatch.setattr(faust_fixes, "SENDING", asyncio.Lock())
+
+
+def offsets_of(tids):
+    return {t: {("hall.tickets", i): 100 + i} for i, t in enumerate(tids)}
+
+
+def test_the_transactions_of_a_commit_run_side_by_side_and_each_completes():
+    producer = FakeProducer(TIDS)
+    before = dict(faust_fixes.COMMITS)
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await faust_fixes._flush_then_commit(producer, offsets_of(TIDS), "group")
+        return loop.time() - t0
+
+    took = asyncio.run(run())
+    # every transaction went through offsets → commit → begin, in that order
+    for tid in TIDS:
+        steps = [(what, edge) for t, what, edge, _ in producer.log if t == tid]
+        assert steps == [("offsets", "start"), ("offsets", "end"), ("commit", "start"), ("commit", "end"),
+                         ("begin", "start"), ("begin", "end")]
+    # one after another this is 4 × 3 round trips; side by side about 3
+    assert took < 2 * 3 * ROUND_TRIP_S, took
+    starts = sorted(ts for _, what, edge, ts in producer.log if what == "offsets" and edge == "start")
+    assert starts[-1] - starts[0] < ROUND_TRIP_S  # all four began before the first round trip ended
+    assert producer.buffer.flushed == 1  # fix 2: the buffer goes into the transactions first
+    assert faust_fixes.COMMITS["count"] == before["count"] + 1
+    assert faust_fixes.COMMITS["max_s"] >= took * 0.9
+
+
+def test_a_transaction_that_fails_to_commit_fails_the_commit_and_the_others_still_commit():
+    producer = FakeProducer(TIDS, failing=TIDS[1])
+
+    async def run() -> None:
+        await faust_fixes._flush_then_commit(producer, offsets_of(TIDS), "group")
+
+    with pytest.raises(RuntimeError, match="refused the commit"):
+        asyncio.run(run())
+    committed = {t for t, what, edge, _ in producer.log if what == "commit" and edge == "end"}
+    assert committed == set(TIDS) - {TIDS[1]}
+
+
+def test_a_commit_waits_for_the_batch_being_sent():
+    """Fix 2 still holds: the commit takes SENDING, so it cannot land inside a batch's sends."""
+    producer = FakeProducer(TIDS[:1])
+    order: list[str] = []
+
+    async def run() -> None:
+        async def agent() -> None:
+            async with faust_fixes.SENDING:
+                order.append("batch sends begin")
+                await asyncio.sleep(ROUND_TRIP_S)
+                order.append("batch sends end")
+
+        async def commit() -> None:
+            await asyncio.sleep(0)  # the agent holds SENDING first
+            await faust_fixes._flush_then_commit(producer, offsets_of(TIDS[:1]), "group")
+            order.append("committed")
+
+        await asyncio.gather(agent(), commit())
+
+    asyncio.run(run())
+    assert order == ["batch sends begin", "batch sends end", "committed"]
