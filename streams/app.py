@@ -112,7 +112,8 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
                        partitions=assigned or None)
         state.stale = False
         log.info("worker.restored", halls=len(engine.books), visits=sum(len(b.visits) for b in engine.books.values()),
-                 open_alerts=len(engine.alert_states))
+                 open_alerts=len(engine.alert_states), partitions=sorted(assigned),
+                 table_keys={name: len(table) for name, table in tables.items()})
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender, revoked, **kwargs) -> None:
@@ -129,6 +130,13 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
     @app.on_rebalance_complete.connect
     async def _recovered(sender, **kwargs) -> None:
         state.recovered = True
+        # what each changelog partition was read up to, against its end when the recovery
+        # began: a table that comes back short is told apart from one that was read short
+        recovery = app.tables.recovery
+        log.info("worker.tables_recovered", changelogs={
+            f"{tp.topic.removeprefix(w.app_id + '-').removesuffix('-changelog')}/{tp.partition}":
+                [offset, recovery.active_highwaters.get(tp)]
+            for tp, offset in sorted(recovery.active_offsets.items())})
 
     def transaction_of(partition: int) -> str | None:
         """The transactional id whose commit carries input ``partition``'s offsets (as Faust

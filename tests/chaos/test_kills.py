@@ -1,6 +1,7 @@
 """Trial 1, SIGKILL ×3: the worker is killed at three random moments of a steady feed of
 over 200,000 events and restarted each time; every hall-day total must equal the
-independent recomputation exactly, and every alert event sent must be stored once.
+independent recomputation exactly, and every alert event sent must be stored once. Each
+restart's tables must be its committed changelogs, read up to where its recovery read them.
 
 The feed is a month of five halls with the disorder of real feeds (tests/month/feed.py:
 late, duplicated and invalid events, uneven topics), sent at a steady pace that is faster
@@ -17,7 +18,8 @@ import time
 from functools import cache
 
 from hallpulse import kafka_local
-from tests.chaos.harness import SteadyFeed, describe, judged, kill_moments, settle_and_reckon
+from tests.chaos.harness import (SteadyFeed, describe, judged, kill_moments, restores_short_of_changelogs,
+                                 settle_and_reckon)
 from tests.chaos.trials import trial
 from tests.month.feed import DEFAULT_HALLS, month_feed
 from tests.pipeline import WorkerProcess, wait_for, worker_env
@@ -66,4 +68,8 @@ def test_sigkill_three_times_during_a_steady_feed(kafka_bootstrap, tmp_path):
             restarts.append(time.monotonic() - killed)
         row.faults = "3 × SIGKILL of the worker at random moments (seed " + str(SEED) + ")"
         row.recovery = "restart to serving " + describe(restarts)
+        short, checked = restores_short_of_changelogs(w)
+        row.notes.append("keys of the tables at each restore (checked against the committed changelogs): "
+                         + "; ".join(checked))
+        assert not short, "\n".join(short)
         settle_and_reckon(w, f, row)
