@@ -1,11 +1,12 @@
-"""Nine targeted changes to faust-streaming (0.15), applied when the worker starts. The
+"""Ten targeted changes to faust-streaming (0.15), applied when the worker starts. The
 first seven are fixes on the exactly-once path: the first two lost state after a kill -9
 while the committed offsets said the events were processed, the third sent output outside
 the transaction, the fourth crashed a worker taking over from another, the fifth cost
 every recovery 10 s, the sixth and the seventh kept state of aborted transactions after a
 rebalance. The eighth hands the worker's input over in batches instead of event by event,
-and the ninth commits a worker's transactions side by side instead of one after another.
-Re-check them when faust-streaming is upgraded.
+the ninth commits a worker's transactions side by side instead of one after another, and
+the tenth lost the first events of a partition fetched during a rebalance. Re-check them
+when faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
    reads the changelog highwaters for recovery from
@@ -125,6 +126,19 @@ Re-check them when faust-streaming is upgraded.
    the slowest one. A failure still fails the commit; the transactions that committed
    stay committed, as when the loop stopped at a failure. ``COMMITS`` counts the commits
    and their time for ``/api/stats``.
+10. **The first events of a partition, fetched during a rebalance, were never read.** A
+   fetch that arrives while a rebalance starts is dropped (fix 8, as Faust's own loop
+   does), and the consumer's position is already past it; Faust relies on the seek to
+   the committed offsets when the rebalance ends (``Consumer.perform_seek``) to read it
+   again. But aiokafka's ``seek_to_committed`` seeks only partitions with a committed
+   offset above 0, so a partition that had none (its first events, not yet committed)
+   went on from after the dropped fetch. tests/test_many_workers.py caught it (a worker
+   started 3 s after the first: the first 4 and 7 events of the two partitions the first
+   one kept were missing from the store, twice in about twelve runs; the worker's log
+   showed its first batch starting at offsets 4 and 7). :func:`_seek_to_committed_or_start`
+   seeks such a partition of the worker's input to its beginning, which is what
+   ``consumer_auto_offset_reset="earliest"`` means for a partition with nothing
+   committed; events read twice are recognised as duplicates.
 """
 
 from __future__ import annotations
@@ -281,6 +295,18 @@ class _RecoveryAsyncio:
 
 
 _BATCH_TOPICS: set[str] = set()
+_seek_to_committed = _Thread.seek_to_committed
+
+
+async def _seek_to_committed_or_start(self) -> Mapping:
+    """Fix 10: aiokafka's ``seek_to_committed``, and each partition of the worker's input
+    without a committed offset (above 0) sought to its beginning."""
+    committed = await _seek_to_committed(self)
+    if self.app.conf.consumer_auto_offset_reset == "earliest":
+        fresh = [tp for tp, offset in committed.items() if tp.topic in _BATCH_TOPICS and not (offset and offset > 0)]
+        if fresh:
+            await self.seek_to_beginning(*fresh)
+    return committed
 _batch_handler = None
 _Consumer = faust_consumer.Consumer
 _drain_messages = _Consumer._drain_messages
@@ -367,6 +393,8 @@ async def _deliver(callback, messages: list) -> None:
 
 def apply() -> None:
     _Thread._highwaters = _highwaters
+    if _Thread.seek_to_committed is not _seek_to_committed_or_start:
+        _Thread.seek_to_committed = _seek_to_committed_or_start
     if _Consumer._drain_messages is not _drain_in_batches:
         _Consumer._drain_messages = _drain_in_batches
     if _Producer.commit_transactions is not _flush_then_commit:

@@ -128,3 +128,50 @@ def test_a_commit_waits_for_the_batch_being_sent():
 
     asyncio.run(run())
     assert order == ["batch sends begin", "batch sends end", "committed"]
+
+
+# ---- fix 10 ------------------------------------------------------------------------------
+class FakeKafkaConsumer:
+    """What aiokafka's ``seek_to_committed`` returns: every assigned partition's committed
+    offset, None where nothing is committed."""
+
+    def __init__(self, committed: dict):
+        self.committed = committed
+
+    async def seek_to_committed(self):
+        return dict(self.committed)
+
+
+class FakeConsumerThread:
+    def __init__(self, committed: dict, reset: str = "earliest"):
+        self.app = type("App", (), {"conf": type("Conf", (), {"consumer_auto_offset_reset": reset})()})()
+        self.consumer = FakeKafkaConsumer(committed)
+        self.sought_to_beginning: list = []
+
+    def _ensure_consumer(self):
+        return self.consumer
+
+    async def call_thread(self, fun, *args):
+        return await fun(*args)
+
+    async def seek_to_beginning(self, *partitions):
+        self.sought_to_beginning.extend(partitions)
+
+
+def test_an_input_partition_without_a_committed_offset_is_read_from_its_beginning(monkeypatch):
+    """A fetch dropped at a rebalance left the consumer past a partition's first events;
+    the seek to the committed offsets must take such a partition back to its start, not
+    leave it where the dropped fetch ended (tests/test_many_workers.py lost them)."""
+    from aiokafka import TopicPartition
+
+    monkeypatch.setattr(faust_fixes, "_BATCH_TOPICS", {"t.tickets", "t.surveys"})
+    new, committed, zero = TopicPartition("t.tickets", 2), TopicPartition("t.tickets", 3), TopicPartition("t.surveys", 2)
+    changelog = TopicPartition("app-visits-changelog", 2)  # the recovery places those itself
+    thread = FakeConsumerThread({new: None, committed: 15, zero: 0, changelog: None})
+    offsets = asyncio.run(faust_fixes._seek_to_committed_or_start(thread))
+    assert offsets == {new: None, committed: 15, zero: 0, changelog: None}  # as Faust expects them
+    assert sorted(thread.sought_to_beginning) == sorted([new, zero])
+
+    latest = FakeConsumerThread({new: None}, reset="latest")  # what "latest" asks for is aiokafka's to do
+    asyncio.run(faust_fixes._seek_to_committed_or_start(latest))
+    assert latest.sought_to_beginning == []
