@@ -295,18 +295,6 @@ class _RecoveryAsyncio:
 
 
 _BATCH_TOPICS: set[str] = set()
-_seek_to_committed = _Thread.seek_to_committed
-
-
-async def _seek_to_committed_or_start(self) -> Mapping:
-    """Fix 10: aiokafka's ``seek_to_committed``, and each partition of the worker's input
-    without a committed offset (above 0) sought to its beginning."""
-    committed = await _seek_to_committed(self)
-    if self.app.conf.consumer_auto_offset_reset == "earliest":
-        fresh = [tp for tp, offset in committed.items() if tp.topic in _BATCH_TOPICS and not (offset and offset > 0)]
-        if fresh:
-            await self.seek_to_beginning(*fresh)
-    return committed
 _batch_handler = None
 _Consumer = faust_consumer.Consumer
 _drain_messages = _Consumer._drain_messages
@@ -389,6 +377,20 @@ async def _drain_in_batches(self, fetcher) -> None:
 async def _deliver(callback, messages: list) -> None:
     for message in messages:
         await callback(message)
+
+
+_seek_to_committed = _Thread.seek_to_committed
+
+
+async def _seek_to_committed_or_start(self) -> Mapping:
+    """Fix 10: aiokafka's ``seek_to_committed``, and each partition of the worker's input
+    without a committed offset (above 0) sought to its beginning."""
+    committed = await _seek_to_committed(self)
+    if self.app.conf.consumer_auto_offset_reset == "earliest":
+        fresh = [tp for tp, offset in committed.items() if tp.topic in _BATCH_TOPICS and not (offset and offset > 0)]
+        if fresh:
+            await self.seek_to_beginning(*fresh)
+    return committed
 
 
 def apply() -> None:

@@ -221,7 +221,7 @@ def restores_short_of_changelogs(w) -> tuple[list[str], list[str]]:
                     c.close()
                 keys: set = set()
                 for partition, recs in records[table].items():
-                    upto, end = recovered.get(f"{table}/{partition}", [None, None])
+                    end = recovered.get(f"{table}/{partition}", [None, None])[1]
                     for offset, key, deleted in recs:
                         if end is not None and offset <= end:
                             (keys.discard if deleted else keys.add)(key)
