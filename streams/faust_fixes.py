@@ -1,12 +1,13 @@
-"""Ten targeted changes to faust-streaming (0.15), applied when the worker starts. The
+"""Eleven targeted changes to faust-streaming (0.15), applied when the worker starts. The
 first seven are fixes on the exactly-once path: the first two lost state after a kill -9
 while the committed offsets said the events were processed, the third sent output outside
 the transaction, the fourth crashed a worker taking over from another, the fifth cost
 every recovery 10 s, the sixth and the seventh kept state of aborted transactions after a
 rebalance. The eighth hands the worker's input over in batches instead of event by event,
 the ninth commits a worker's transactions side by side instead of one after another, and
-the tenth lost the first events of a partition fetched during a rebalance. Re-check them
-when faust-streaming is upgraded.
+the tenth lost the first events of a partition fetched during a rebalance, and the
+eleventh restored tables without the changelog records still on their way to the recovery.
+Re-check them when faust-streaming is upgraded.
 
 1. **Recovery highwaters.** Under ``processing_guarantee="exactly_once"`` faust-streaming
    reads the changelog highwaters for recovery from
@@ -139,6 +140,25 @@ when faust-streaming is upgraded.
    seeks such a partition of the worker's input to its beginning, which is what
    ``consumer_auto_offset_reset="earliest"`` means for a partition with nothing
    committed; events read twice are recognised as duplicates.
+11. **A recovery could end before the changelog records it had fetched reached it.** Under
+   exactly-once the recovery takes a changelog partition as read to its end once its
+   queue has been empty for two polls and the consumer's *position* has passed the end
+   (``detect_aborted_tx``: the rest are aborted records and markers, never delivered).
+   But the position moves when the consumer returns a fetch, and the fetcher hands the
+   records to the queue after that, over several awaits; the two polls count every empty
+   poll since the last record, idle time before the recovery included. A check that fell
+   between the two took the partition as read and set its offset to the end, and the
+   records then arriving were dropped as already read: the table came back without them.
+   Small tables, whose whole changelog fits in the first fetch, came back empty (the chaos
+   trial "SIGKILL ×3": surveys 0 keys where the committed changelog held 377, the open
+   alerts 0 where it held 6, the large visits table whole; inside ``make chaos``, on a loaded machine).
+   :func:`_position_as_delivered` answers the recovery's question with the position only
+   while nothing fetched is on its way: the fetcher holds no fetch of changelog records
+   (:data:`_CHANGELOGS_IN_HAND`) and the changelog queue is empty; otherwise with the
+   recovery's own offset, so it keeps reading. The same check after a rebalance met
+   records the fetcher dropped as "read before": the recovery's seek back
+   (``seek_wait``) did not reset the offsets the fetcher had read up to, as
+   ``Consumer.seek`` does; :func:`_seek_wait_rereading` does, so they are read again.
 """
 
 from __future__ import annotations
@@ -296,6 +316,8 @@ class _RecoveryAsyncio:
 
 _BATCH_TOPICS: set[str] = set()
 _batch_handler = None
+# fix 11: whether the fetcher holds a fetch with changelog records not yet in the queue
+_CHANGELOGS_IN_HAND = [False]
 _Consumer = faust_consumer.Consumer
 _drain_messages = _Consumer._drain_messages
 
@@ -326,8 +348,12 @@ async def _drain_in_batches(self, fetcher) -> None:
         while not (consumer_should_stop() or fetcher_should_stop()):
             self.diag.set_flag(faust_consumer.CONSUMER_FETCHING)
             records, active = await self._wait_next_records(1.0)
+            # fix 11: from the fetch's return (the consumer's position has moved) until its
+            # changelog records are in the recovery's queue; set before the first await
+            _CHANGELOGS_IN_HAND[0] = bool(records) and any(tp.topic not in _BATCH_TOPICS for tp in records)
             await self.sleep(0)
             if records is None or self.should_stop or not self.flow_active:
+                _CHANGELOGS_IN_HAND[0] = False  # dropped: a rebalance's recovery seeks them again
                 continue
             generation = self.app.consumer_generation_id
             batch, others = [], []
@@ -353,6 +379,7 @@ async def _drain_in_batches(self, fetcher) -> None:
                 await asyncio.shield(_batch_handler(batch))
             if others:  # one race against a rebalance per fetch, not per message
                 await self.wait_first(_deliver(callback, others), self.suspend_flow.wait())
+            _CHANGELOGS_IN_HAND[0] = False
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
@@ -371,6 +398,7 @@ async def _drain_in_batches(self, fetcher) -> None:
         self.log.exception("Drain messages raised: %r", exc)
         raise
     finally:
+        _CHANGELOGS_IN_HAND[0] = False
         self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)
 
 
@@ -393,6 +421,32 @@ async def _seek_to_committed_or_start(self) -> Mapping:
     return committed
 
 
+_Delegate = faust_consumer.ThreadDelegateConsumer
+_position = _Delegate.position
+_seek_wait = _Delegate.seek_wait
+
+
+async def _position_as_delivered(self, tp):
+    """Fix 11: the consumer's position of ``tp`` as the recovery may use it (its only
+    caller): while fetched changelog records are still on their way to the recovery, the
+    offset the recovery has read up to instead, which keeps it from jumping past them."""
+    position = await _position(self, tp)
+    queue = self.app.tables.changelog_queue
+    if _CHANGELOGS_IN_HAND[0] or not queue.empty():
+        read = self.app.tables.recovery.active_offsets.get(tp)
+        return read if read is not None else -1
+    return position
+
+
+async def _seek_wait_rereading(self, partitions: Mapping) -> None:
+    """Fix 11: the recovery's seek (``seek_wait``, its only caller), and the fetcher's
+    read offsets of those partitions set to the seek, as ``Consumer.seek`` does, so the
+    records after it are read again rather than dropped as read before."""
+    await _seek_wait(self, partitions)
+    for tp, offset in partitions.items():
+        self._read_offset[tp] = offset if offset else None
+
+
 def apply() -> None:
     _Thread._highwaters = _highwaters
     if _Thread.seek_to_committed is not _seek_to_committed_or_start:
@@ -409,5 +463,9 @@ def apply() -> None:
         _Table.on_key_set = _on_key_set_recording_partition
     if GroupCoordinator.reset_generation is not note_lost_membership:
         GroupCoordinator.reset_generation = note_lost_membership
+    if _Delegate.position is not _position_as_delivered:
+        _Delegate.position = _position_as_delivered
+    if _Delegate.seek_wait is not _seek_wait_rereading:
+        _Delegate.seek_wait = _seek_wait_rereading
     if not isinstance(faust_recovery.asyncio, _RecoveryAsyncio):
         faust_recovery.asyncio = _RecoveryAsyncio()
