@@ -160,6 +160,11 @@ def _masked(raw: bytes, limit: int | None = None) -> bytes:
     return cut.rstrip("0123456789０１２３４５６７８９ -").encode()
 
 
+def _event_key(step: dict) -> tuple[str, str]:
+    """A held step's (topic kind, event_id): event ids are unique per topic (oracle ruling 2)."""
+    return ("transactions" if step["k"] == "tx" else "tickets", step["id"])
+
+
 def survey_record(e: SurveyEvent) -> dict:
     """Compact, masked form of a survey, as kept in the Faust table and the store."""
     rec = {"id": e.event_id, "h": e.hall_id, "t": to_ms(e.answered_at), "kind": e.kind.value,
@@ -186,6 +191,10 @@ class Engine:
         self.books: dict[str, HallBook] = {}
         # every visit the worker holds (the Faust table's mirror), also in its hall's book
         self.held: dict[str, dict] = {}
+        # the held visit of each accepted event id per topic kind, and the hall of each held
+        # survey: the same event_id again under another visit (or hall) is a duplicate too
+        self.visit_of_event: dict[tuple[str, str], str] = {}
+        self.hall_of_survey: dict[str, str] = {}
         self.alert_states: dict[str, AlertState] = {}
         self.partition_of: dict[str, int] = {}  # hall -> input partition, learnt from its events or state
         self.part_clocks: dict[int | None, dict[str, int]] = {}  # partition -> topic kind -> latest event time
@@ -218,6 +227,8 @@ class Engine:
             surveys = [(k, r) for k, r in surveys if r.get("p") is None or r["p"] in partitions]
         self.books.clear()
         self.held.clear()
+        self.visit_of_event.clear()
+        self.hall_of_survey.clear()
         self.alert_states.clear()
         self.part_clocks.clear()
         late_steps: list[tuple[HallBook, int]] = []
@@ -227,6 +238,7 @@ class Engine:
                 continue
             b = self.book(hall)
             self.held[vid] = rec
+            self._index_steps(vid, rec["s"])
             if rec.get("p") is not None:
                 self.partition_of[hall] = rec["p"]
             for st in rec["s"]:
@@ -240,7 +252,8 @@ class Engine:
             if hall not in self.catalogue:
                 continue
             b = self.book(hall)
-            b.add_survey(rec)
+            if b.add_survey(rec):
+                self.hall_of_survey[sid] = hall
             b.advance("surveys", rec["t"])
             self._advance_partition(rec.get("p"), "surveys", rec["t"])
             if rec.get("p") is not None:
@@ -378,22 +391,28 @@ class Engine:
         """A repeated ``event_id`` is dropped (here while the visit or survey is held; the
         fact writer drops a repeat of one already stored): True for a plain repeat, and
         ``"conflict"`` when what it says differs from the first one (domain: first wins),
-        which becomes a dead letter rather than being lost without a word."""
+        which becomes a dead letter rather than being lost without a word. An id already
+        accepted under another visit (or a survey's under another hall) says something
+        else than the first one: a conflict."""
         if kind == "surveys":
+            if self.hall_of_survey.get(event.event_id, book.hall_id) != book.hall_id:
+                return "conflict"
             first = book.surveys.get(event.event_id)
             if first is None:
                 return False
             again = survey_record(event)
             return True if all(first.get(k) == v for k, v in again.items()) else "conflict"
         rec = self.held.get(event.visit_id)
-        if rec is None:
-            return False
-        first = next((s for s in rec["s"] if s["id"] == event.event_id), None)
+        first = next((s for s in rec["s"] if s["id"] == event.event_id), None) if rec is not None else None
         if first is None:
-            return False
+            return "conflict" if (kind, event.event_id) in self.visit_of_event else False
         again = step_from_ticket(event) if kind == "tickets" else step_from_transaction(event)
         same = all(first.get(k) == v for k, v in again.items()) and first.get("k") == again["k"]
         return True if same else "conflict"
+
+    def _index_steps(self, vid: str, steps: list[dict]) -> None:
+        for st in steps:
+            self.visit_of_event[_event_key(st)] = vid
 
     def _visit_step(self, book: HallBook, kind: str, event, out: Outcome, partition: int | None,
                     late: bool) -> None:
@@ -411,6 +430,7 @@ class Engine:
         book.set_visit(vid, steps)
         rec = {"h": book.hall_id, "p": partition, "s": steps}
         self.held[vid] = rec
+        self.visit_of_event[(kind, step["id"])] = vid
         out.writes.append((VISITS, vid, rec))
         if late:
             return
@@ -428,6 +448,7 @@ class Engine:
         if late:
             rec["lt"] = 1
         book.add_survey(rec)
+        self.hall_of_survey[rec["id"]] = book.hall_id
         book.advance("surveys", rec["t"])
         out.writes.append((SURVEYS, rec["id"], rec))
         out.facts.append({"k": "survey", "r": rec})
@@ -597,7 +618,13 @@ class Engine:
                 continue
             visits, surveys = book.purge(before)
             for vid in visits:
-                self.held.pop(vid, None)
+                rec = self.held.pop(vid, None)
+                for st in rec["s"] if rec else ():
+                    if self.visit_of_event.get(key := _event_key(st)) == vid:
+                        del self.visit_of_event[key]
+            for sid in surveys:
+                if self.hall_of_survey.get(sid) == hall_id:
+                    del self.hall_of_survey[sid]
             out.writes.extend((VISITS, vid, None) for vid in visits)
             out.writes.extend((SURVEYS, sid, None) for sid in surveys)
 

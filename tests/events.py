@@ -19,15 +19,18 @@ def iso(t: datetime) -> str:
 
 
 class Maker:
-    """Numbers events so every event_id is unique and readable."""
+    """Numbers events so every event_id is unique and readable: the hall's number and a
+    count (the contract's ids are unique; a second maker for one hall takes a ``series``).
+    A new maker gives the same ids again, so a test can send its events twice."""
 
-    def __init__(self, hall_id: str = "JS-NJ-0002"):
+    def __init__(self, hall_id: str = "JS-NJ-0002", series: str = ""):
         self.hall_id = hall_id
+        self.prefix = hall_id.rsplit("-", 1)[-1] + series
         self.n = 0
 
     def _id(self, kind: str) -> str:
         self.n += 1
-        return f"{kind}-{self.n:05d}"
+        return f"{kind}-{self.prefix}-{self.n:05d}"
 
     def ticket(self, event_type: str, visit: str, t: datetime, category: str = "consult", **extra) -> tuple[str, bytes]:
         e = {"event_id": self._id(event_type), "event_type": event_type, "hall_id": self.hall_id, "visit_id": visit,

@@ -24,7 +24,7 @@ def sent() -> list[dict]:
     expired), surveys (one with a complaint), gauges, and the day that ended when the next
     one began."""
     eng = RecordingEngine(CATALOGUE, RULES, grace_s=600)
-    mk = Maker(HALL)
+    mk = Maker(HALL, series="b")  # beside scenario()'s own
     events = [*scenario(),
               mk.survey(at("10:40"), 9, dimensions={"staff": 9}),
               mk.survey(at("10:41"), 2, complaint={"category": "wait_time", "severity": "escalated",

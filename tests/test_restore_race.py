@@ -46,8 +46,7 @@ def events() -> list[tuple[str, bytes]]:
     """Visits, surveys and open alerts on both partitions."""
     ev = scenario() + alert_scenario()
     for partition in (0, 1):
-        mk = Maker(on_partition(partition, "JS-NJ"))
-        mk.n = 10_000 * (partition + 1)  # event ids unique across the two halls, as the contract has them
+        mk = Maker(on_partition(partition, "JS-NJ"), series="r")  # beside scenario()'s own
         ev += [mk.survey(at("10:30", seconds=i), 3 + i % 3) for i in range(8)]
         ev += [mk.ticket("issued", f"P{partition}{i:02d}", at("10:40", seconds=i)) for i in range(20)]
     return ev
