@@ -147,7 +147,7 @@ def _run(worker: WorkerProcess) -> None:
     worker.start()
     n = producer.send(scenario())
     # a new visit after the crash: its issue time and call must land on top of the restored state
-    mk = Maker("JS-NJ-0002")
+    mk = Maker("JS-NJ-0002", series="r")  # ids of its own beside scenario()'s
     producer.send([mk.ticket("issued", "R001", at("10:15")), mk.ticket("called", "R001", at("10:19"))])
 
     def caught_up():
