@@ -22,6 +22,7 @@ from functools import cache
 import pytest
 
 from hallpulse import kafka_local
+from tests.chaos.harness import restores_short_of_changelogs
 from tests.month import oracle
 from tests.month.feed import DEFAULT_HALLS, month_feed
 from tests.pipeline import ROOT, WorkerProcess, caught_up, produce_raw, wait_for, worker_env
@@ -108,6 +109,9 @@ def test_the_same_month_with_the_worker_killed_twice_during_catch_up(kafka_boots
             w.kill(signal.SIGKILL)
         w.start()
         _finish_and_compare(w)
+        # and each restart came back with every table whole (faust_fixes #11)
+        short, checked = restores_short_of_changelogs(w)
+        assert len(checked) >= 3 and not short, "\n".join(short + checked)
     except BaseException:
         print(w.log_tail())
         raise
