@@ -35,7 +35,8 @@ class SinkSettings(BaseModel):
     web_port: int = 6067
     group_id: str = "hallpulse-sink"
     batch_seconds: float = Field(default=2.0, gt=0)     # gather at most this long per write ...
-    batch_messages: int = Field(default=20_000, ge=1)   # ... or this many messages
+    batch_messages: int = Field(default=20_000, ge=1)   # ... or this many messages; but write at once
+    batch_min_seconds: float = Field(default=0.5, ge=0)  # when caught up, after at least this long
     retry_max_seconds: float = Field(default=30.0, gt=0)
     insert_rows: int = Field(default=5000, ge=1)        # rows per INSERT
 

@@ -3,7 +3,8 @@
 Workers send what they accepted to the facts topic (and alerts to the alerts topic) in the
 same Kafka transaction as their state, so those topics are the complete, exactly-once
 record of what must be stored. The sink reads them (``read_committed``), gathers a batch
-for up to ``[sink].batch_seconds``, hands it to the :class:`~sinks.facts.FactWriter` and
+for up to ``[sink].batch_seconds`` (less once it is caught up: :func:`gather`), hands it
+to the :class:`~sinks.facts.FactWriter` and
 only then commits its offsets. A write that fails is retried with the same batch (backing
 off up to ``retry_max_seconds``); the writes are idempotent, so a batch written again
 after a crash leaves the same rows. Any number of workers can feed one sink, and the
@@ -116,6 +117,29 @@ class SinkStats:
                 "held_messages": self.held_messages}
 
 
+POLL_MS = 200   # one poll of the facts and alerts topics waits at most this long
+
+
+def gather(poll, *, seconds: float, min_seconds: float, max_messages: int, stopping, clock=time.monotonic) -> list:
+    """One batch of ``(topic partition, record)``: what ``poll()`` returns until ``seconds``
+    have passed or ``max_messages`` are in, or as soon as a poll returns nothing once the
+    batch holds something and ``min_seconds`` have passed. Under a backlog the batches stay
+    large (each write re-aggregates the hours and days it touches); when the topics are
+    caught up (the end of a backlog, a worker's commit just read) what came goes to the
+    store at once instead of waiting out ``seconds``, and writes stay ``min_seconds`` apart."""
+    records: list = []
+    started = clock()
+    while len(records) < max_messages and clock() - started < seconds and not stopping():
+        polled = poll()
+        if not polled:
+            if records and clock() - started >= min_seconds:
+                break
+            continue
+        for tp, batch in polled.items():
+            records.extend((tp, r) for r in batch)
+    return records
+
+
 def store_failure(error: BaseException) -> str:
     """What kind of refusal a failed write is: ``disk_full`` (ENOSPC, ClickHouse's
     NOT_ENOUGH_SPACE) or ``refused`` (anything else: a server down, a read-only or
@@ -225,16 +249,16 @@ class Sink:
         parts = [TopicPartition(t, p) for t in topics for p in range(s.topics.partitions)]
         try:
             while not self.stopping.is_set():
-                facts, alerts, n = [], [], 0
-                deadline = time.monotonic() + s.sink.batch_seconds
-                while n < s.sink.batch_messages and time.monotonic() < deadline and not self.stopping.is_set():
-                    for tp, records in consumer.poll(timeout_ms=200, max_records=5000).items():
-                        for r in records:
-                            n += 1
-                            if tp.topic == s.topics.alerts:
-                                alerts.append(AlertEvent.model_validate_json(r.value))
-                            else:
-                                facts.extend(decode_facts(r.value))
+                facts, alerts = [], []
+                records = gather(lambda: consumer.poll(timeout_ms=POLL_MS, max_records=5000),
+                                 seconds=s.sink.batch_seconds, min_seconds=s.sink.batch_min_seconds,
+                                 max_messages=s.sink.batch_messages, stopping=self.stopping.is_set)
+                for tp, r in records:
+                    if tp.topic == s.topics.alerts:
+                        alerts.append(AlertEvent.model_validate_json(r.value))
+                    else:
+                        facts.extend(decode_facts(r.value))
+                n = len(records)
                 if n:
                     self.stats.held_messages = n
                     self._write(batch_from_facts(facts, alerts), consumer)
