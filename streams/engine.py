@@ -238,11 +238,12 @@ class Engine:
                 continue
             b = self.book(hall)
             self.held[vid] = rec
-            self._index_steps(vid, rec["s"])
             if rec.get("p") is not None:
                 self.partition_of[hall] = rec["p"]
             for st in rec["s"]:
-                kind = "transactions" if st["k"] == "tx" else "tickets"
+                key = _event_key(st)
+                self.visit_of_event[key] = vid
+                kind = key[0]
                 b.advance(kind, st["t"])
                 self._advance_partition(rec.get("p"), kind, st["t"])
                 if st.get("lt"):
@@ -410,10 +411,6 @@ class Engine:
         same = all(first.get(k) == v for k, v in again.items()) and first.get("k") == again["k"]
         return True if same else "conflict"
 
-    def _index_steps(self, vid: str, steps: list[dict]) -> None:
-        for st in steps:
-            self.visit_of_event[_event_key(st)] = vid
-
     def _visit_step(self, book: HallBook, kind: str, event, out: Outcome, partition: int | None,
                     late: bool) -> None:
         step = step_from_ticket(event) if kind == "tickets" else step_from_transaction(event)
@@ -430,7 +427,7 @@ class Engine:
         book.set_visit(vid, steps)
         rec = {"h": book.hall_id, "p": partition, "s": steps}
         self.held[vid] = rec
-        self.visit_of_event[(kind, step["id"])] = vid
+        self.visit_of_event[_event_key(step)] = vid
         out.writes.append((VISITS, vid, rec))
         if late:
             return

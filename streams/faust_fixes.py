@@ -431,6 +431,7 @@ async def _position_as_delivered(self, tp):
     caller): while fetched changelog records are still on their way to the recovery, the
     offset the recovery has read up to instead, which keeps it from jumping past them."""
     position = await _position(self, tp)
+    # checked after the answer: a fetch the consumer returned before it has set the flag by now
     queue = self.app.tables.changelog_queue
     if _CHANGELOGS_IN_HAND[0] or not queue.empty():
         read = self.app.tables.recovery.active_offsets.get(tp)
