@@ -120,19 +120,23 @@ class SinkStats:
 POLL_MS = 200   # one poll of the facts and alerts topics waits at most this long
 
 
-def gather(poll, *, seconds: float, min_seconds: float, max_messages: int, stopping, clock=time.monotonic) -> list:
+def gather(poll, *, seconds: float, min_seconds: float, max_messages: int, stopping, clock=time.monotonic,
+           last_write: float | None = None) -> list:
     """One batch of ``(topic partition, record)``: what ``poll()`` returns until ``seconds``
     have passed or ``max_messages`` are in, or as soon as a poll returns nothing once the
-    batch holds something and ``min_seconds`` have passed. Under a backlog the batches stay
-    large (each write re-aggregates the hours and days it touches); when the topics are
-    caught up (the end of a backlog, a worker's commit just read) what came goes to the
-    store at once instead of waiting out ``seconds``, and writes stay ``min_seconds`` apart."""
+    batch holds something and ``min_seconds`` have passed since the previous write began
+    (``last_write``, on ``clock``; since this batch began when there was none). Under a
+    backlog the batches stay large (each write re-aggregates the hours and days it
+    touches); when the topics are caught up (the end of a backlog, a worker's commit just
+    read) what came goes to the store at once instead of waiting out ``seconds``, and writes
+    stay ``min_seconds`` apart. After a long write the next one need not wait again."""
     records: list = []
     started = clock()
+    spaced_from = started if last_write is None else last_write
     while len(records) < max_messages and clock() - started < seconds and not stopping():
         polled = poll()
         if not polled:
-            if records and clock() - started >= min_seconds:
+            if records and clock() - spaced_from >= min_seconds:
                 break
             continue
         for tp, batch in polled.items():
@@ -247,12 +251,14 @@ class Sink:
                                  isolation_level="read_committed", enable_auto_commit=False,
                                  auto_offset_reset="earliest", max_poll_records=5000)
         parts = [TopicPartition(t, p) for t in topics for p in range(s.topics.partitions)]
+        last_write = None
         try:
             while not self.stopping.is_set():
                 facts, alerts = [], []
                 records = gather(lambda: consumer.poll(timeout_ms=POLL_MS, max_records=5000),
                                  seconds=s.sink.batch_seconds, min_seconds=s.sink.batch_min_seconds,
-                                 max_messages=s.sink.batch_messages, stopping=self.stopping.is_set)
+                                 max_messages=s.sink.batch_messages, stopping=self.stopping.is_set,
+                                 last_write=last_write)
                 for tp, r in records:
                     if tp.topic == s.topics.alerts:
                         alerts.append(AlertEvent.model_validate_json(r.value))
@@ -260,6 +266,7 @@ class Sink:
                         facts.extend(decode_facts(r.value))
                 n = len(records)
                 if n:
+                    last_write = time.monotonic()
                     self.stats.held_messages = n
                     self._write(batch_from_facts(facts, alerts), consumer)
                     self._commit(consumer)

@@ -26,10 +26,11 @@ class Feed:
         return {("hall.facts", 0): [f"r{self.polls}.{i}" for i in range(n)]} if n else {}
 
 
-def cut(script: list[int], *, seconds=2.0, min_seconds=0.5, max_messages=20_000) -> tuple[list, Feed]:
+def cut(script: list[int], *, seconds=2.0, min_seconds=0.5, max_messages=20_000,
+        last_write: float | None = None) -> tuple[list, Feed]:
     feed = Feed(script)
     batch = gather(feed.poll, seconds=seconds, min_seconds=min_seconds, max_messages=max_messages,
-                   stopping=lambda: False, clock=feed.clock)
+                   stopping=lambda: False, clock=feed.clock, last_write=last_write)
     return batch, feed
 
 
@@ -55,6 +56,24 @@ def test_caught_up_early_the_batch_still_waits_the_least_time():
     least that far apart, also when facts trickle in."""
     batch, feed = cut([10, 0, 10, 0, 0], min_seconds=0.7)
     assert len(batch) == 20 and feed.polls == 4 and feed.now == 1.0  # the empty poll at 0.5 s did not end it
+
+
+def test_after_a_long_write_what_came_meanwhile_is_written_at_the_first_empty_poll():
+    """The previous write began 1.9 s ago (the clock starts at 0 here): the spacing is kept
+    already, so the facts a worker's last commit made visible during that write go to the
+    store at once rather than another ``batch_min_seconds`` later (`make bench` row 3a)."""
+    batch, feed = cut([800, 0, 0, 0], last_write=-1.9)
+    assert len(batch) == 800 and feed.polls == 2 and feed.now == 2 * POLL_S
+
+
+def test_after_a_short_write_the_spacing_counts_from_its_start():
+    """Writes stay ``batch_min_seconds`` (0.7 here) apart, counted from the start of the
+    previous write, not of this batch."""
+    batch, feed = cut([5, 0, 0, 0], min_seconds=0.7, last_write=-0.3)
+    assert len(batch) == 5 and feed.polls == 2 and feed.now == 0.5  # 0.8 s after that write began
+
+    batch, feed = cut([5, 0, 0, 0], min_seconds=0.7, last_write=-0.1)
+    assert len(batch) == 5 and feed.polls == 3 and feed.now == 0.75  # at 0.5 s only 0.6 s had passed
 
 
 def test_nothing_to_read_waits_out_the_batch_time():
