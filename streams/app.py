@@ -210,7 +210,7 @@ def create_app(settings: WorkerConfig) -> tuple[faust.App, WorkerState]:
         state.engine_s += t1 - t0
         state.send_s += time.perf_counter() - t1
 
-    faust_fixes.deliver_in_batches(app, inputs, hall_events)
+    faust_fixes.deliver_in_batches(app, inputs, hall_events, caught_up_commit_s=w.caught_up_commit_seconds)
 
     async def send_batch(batch: OutcomeBatch) -> None:
         """Everything a batch changed, each key once, each output in its partition."""

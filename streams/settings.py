@@ -98,6 +98,9 @@ class WorkerSettings(BaseModel):
     # how often the worker commits (under exactly-once: ends its Kafka transactions, which
     # makes alerts and facts visible downstream; the live API does not wait for it)
     commit_seconds: float = Field(default=2.8, gt=0)
+    # ... and at once when it has read its input to the end (a quiet moment, the end of a
+    # backlog), at most this often: what it sent then need not wait out the interval (0: off)
+    caught_up_commit_seconds: float = Field(default=0.5, ge=0)
 
 
 @runtime_checkable
