@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hallpulse.config import Settings  # noqa: E402
+from hallpulse.gc_tuning import tune_gc  # noqa: E402
 from hallpulse.simulator import generate  # noqa: E402
 from schemas.catalogue import load_catalogue  # noqa: E402
 from schemas.facts import facts_from_builtins  # noqa: E402
@@ -47,6 +48,8 @@ def main() -> None:
     ap.add_argument("--halls", type=int, default=36)
     ap.add_argument("--minutes", type=float, default=600)
     ap.add_argument("--batches", type=int, default=10)
+    ap.add_argument("--gc-threshold", type=int, default=None,
+                    help="as [gc_threshold] (default: the configured one, as the sink runs; 0: Python's default)")
     a = ap.parse_args()
 
     settings = Settings(var_dir=Path(tempfile.mkdtemp(prefix="hallpulse-bench-sink-")))
@@ -57,11 +60,14 @@ def main() -> None:
     engine = Engine(catalogue, load_alert_rules(settings.alert_rules_file), wall_ms=lambda: wall_ms)
     facts: list[list] = [[] for _ in range(a.batches)]
     alerts: list[list] = [[] for _ in range(a.batches)]
+    n_msgs = len(msgs)
     for i, m in enumerate(msgs):
         out = engine.process(m.topic_kind, m.value, partition=0)
         facts[i * a.batches // len(msgs)].extend(out.facts)
         alerts[i * a.batches // len(msgs)].extend(out.alerts)
 
+    del engine, msgs  # the sink process holds neither; what remains is frozen as the sink's start-up
+    tune_gc(settings.gc_threshold if a.gc_threshold is None else a.gc_threshold)
     store = open_store(settings, hold=True)
     apply_migrations(store, settings.store.ttl_months)
     names = {first_line(load_sql(n)): n for n in NAMED}
@@ -91,8 +97,8 @@ def main() -> None:
         writes += took
         print(f"batch {i + 1}: {len(facts[i]):,} facts, {len(batch.visits):,} visits, {len(batch.gauges):,} gauge "
               f"rows: written in {took:.2f} s")
-    print(f"{len(msgs):,} events in {a.batches} batches: writes {writes:.2f} s "
-          f"({len(msgs) / writes:,.0f} events/s of store writing)")
+    print(f"{n_msgs:,} events in {a.batches} batches: writes {writes:.2f} s "
+          f"({n_msgs / writes:,.0f} events/s of store writing)")
     for key, s in spent.most_common():
         print(f"  {s:6.2f} s {100 * s / writes:4.0f} %  {calls[key]:3d}×  {key}")
     rest = writes - sum(spent.values())

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
+    # allocations between two collections of Python's youngest objects in the worker and
+    # the sink (hallpulse/gc_tuning.py; Python's default is 700); 0 leaves the default
+    gc_threshold: int = Field(default=50_000, ge=0)
     catalogue_file: Path = PROJECT_ROOT / "config" / "halls.toml"
     alert_rules_file: Path = PROJECT_ROOT / "config" / "alerts.toml"
     assessment_file: Path = PROJECT_ROOT / "config" / "assessment.toml"

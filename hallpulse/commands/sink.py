@@ -9,6 +9,7 @@ import click
 
 from hallpulse import kafka_local
 from hallpulse.errors import OperatorError
+from hallpulse.gc_tuning import tune_gc
 from hallpulse.logs import get_logger
 from schemas.catalogue import load_catalogue
 
@@ -52,6 +53,7 @@ def sink(settings) -> None:
     signal.signal(signal.SIGTERM, lambda *_: s.stopping.set())
     log.info("sink.starting", kafka=settings.kafka.servers,
              web=f"http://{settings.sink.web_host}:{settings.sink.web_port}")
+    tune_gc(settings.gc_threshold)
     try:
         s.run()
     except KeyboardInterrupt:

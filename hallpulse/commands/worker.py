@@ -13,6 +13,7 @@ import click
 
 from hallpulse import kafka_local
 from hallpulse.errors import OperatorError
+from hallpulse.gc_tuning import tune_gc
 from hallpulse.logs import get_logger
 
 log = get_logger("hallpulse.worker")
@@ -88,4 +89,5 @@ def worker(settings, loglevel: str) -> None:
     # record: every debug call in Faust's send path then builds a log record (about 2 % of
     # the worker's time under load) and the log gets terminal escape codes
     w.spinner = None
+    tune_gc(settings.gc_threshold)
     w.execute_from_commandline()
