@@ -17,13 +17,14 @@ TREND_MINUTES = 120
 class MinuteRing:
     """Per-minute ``(queue, longest_wait_s)``, keyed by the minute's start (epoch ms)."""
 
-    __slots__ = ("capacity", "_points")
+    __slots__ = ("capacity", "_points", "_newest")
 
     def __init__(self, capacity: int = TREND_MINUTES):
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self._points: dict[int, tuple[int, float]] = {}
+        self._newest: int | None = None  # every minute held is within capacity of this one
 
     def __len__(self) -> int:
         return len(self._points)
@@ -33,15 +34,26 @@ class MinuteRing:
 
     def put(self, minute_ms: int, queue: int, longest_wait_s: float) -> None:
         """Set one minute (again, when a late event changed it); drop the oldest minutes
-        beyond the capacity, counted back from the newest minute held."""
+        beyond the capacity, counted back from the newest minute held. (It runs for every
+        minute of every hall: the minutes that fall out are found by their keys, not by
+        looking at all that are held.)"""
         if minute_ms % MINUTE_MS:
             raise ValueError(f"not a minute's start: {minute_ms}")
-        self._points[minute_ms] = (int(queue), round(float(longest_wait_s), 1))
-        newest = max(self._points)
-        floor = newest - (self.capacity - 1) * MINUTE_MS
-        if len(self._points) > self.capacity or min(self._points) < floor:
-            for m in [m for m in self._points if m < floor]:
-                del self._points[m]
+        point = (int(queue), round(float(longest_wait_s), 1))
+        span = (self.capacity - 1) * MINUTE_MS
+        newest = self._newest
+        if newest is None or minute_ms > newest:
+            if newest is not None:
+                floor, points = minute_ms - span, self._points
+                if floor > newest:  # a jump past everything held
+                    points.clear()
+                else:  # at most the capacity's minutes, usually one
+                    for m in range(newest - span, floor, MINUTE_MS):
+                        points.pop(m, None)
+            self._newest = minute_ms
+        elif minute_ms < newest - span:
+            return  # older than the window: not kept
+        self._points[minute_ms] = point
 
     def minutes(self, upto_ms: int) -> list[int]:
         """The ``capacity`` minutes ending with the minute ``upto_ms`` (a minute's start)."""

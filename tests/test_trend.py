@@ -34,6 +34,28 @@ def test_ring_window_has_gaps_as_none_and_an_old_minute_does_not_stay():
         ring.put(M0 + 1, 1, 1.0)
 
 
+def test_ring_holds_what_a_plain_reading_of_its_rule_holds_for_any_order_of_minutes():
+    """Against the rule read plainly: the last value put for each minute, of the minutes
+    within ``capacity`` of the newest one ever put (in order, late, repeated, far ahead)."""
+    import random
+
+    rnd = random.Random(7)
+    for capacity in (1, 3, 120):
+        ring, puts = MinuteRing(capacity=capacity), {}
+        for n in range(2_000):
+            step = rnd.choice([1, 1, 1, 0, -1, -5, -200, 3, 500])
+            newest = max(puts, default=M0)
+            m = newest + step * MINUTE_MS
+            ring.put(m, n, n / 10)
+            puts[m] = (n, round(n / 10, 1))
+            top = max(puts)
+            want = {k: v for k, v in puts.items() if k >= top - (capacity - 1) * MINUTE_MS}
+            assert len(ring) == len(want)
+            window = ring.window(top)
+            assert {k: (q, w) for k, q, w in zip(window["minutes"], window["queue"], window["longest_wait_s"])
+                    if q is not None} == want
+
+
 def _busy_morning():
     mk = Maker("JS-NJ-0002")
     ev = [mk.ticket("issued", f"V{i:03d}", at("09:00").replace(minute=i)) for i in range(10)]
