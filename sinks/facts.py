@@ -262,7 +262,8 @@ class FactWriter:
         # 3. gauges, zeroing a category whose queue emptied since its last row
         gauges = self._gauges(b.gauges)
         for row in gauges:
-            touch(row[0], int(row[2].replace(tzinfo=timezone.utc).timestamp() * 1000))
+            touch(row[0], row[2])
+            row[2] = _utc(row[2])
         version = time.time_ns() // 1000
         self._insert(VisitEventRow, events)
         self._insert(VisitRow, visits)
@@ -279,6 +280,8 @@ class FactWriter:
         return res
 
     def _gauges(self, rows: list[list]) -> list[list]:
+        """The batch's gauge rows (minute as epoch ms), and a zero row for each category
+        stored for one of their minutes that has none now (its queue emptied)."""
         if not rows:
             return []
         fresh = {(r[0], r[1], r[2]) for r in rows}
@@ -291,8 +294,6 @@ class FactWriter:
             minute = int(minute)
             if (hall_id, minute) in minutes and (hall_id, cat, minute) not in fresh:
                 out.append([hall_id, cat, minute, 0, 0.0, 0, 0.0])
-        for r in out:
-            r[2] = _utc(r[2])
         return out
 
     def _rollups(self, hours: set[tuple[str, int]], days: set[tuple[str, date]], now_ms: int, version: int) -> None:
