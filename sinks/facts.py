@@ -303,7 +303,7 @@ class FactWriter:
             params = {**common, "halls": sorted({h for h, _ in hours}), "lo": from_ms(lo), "hi": from_ms(hi),
                       "keys": sorted((h, _utc(t)) for h, t in hours)}
             self.store.command(load_sql("rollup_minute"), params)
-            self.store.command(load_sql("rollup_hour"), params)
+            self.store.command(load_sql("rollup_hour"), params)  # from the minute rows just written
         if days:
             first, last = min(d for _, d in days), max(d for _, d in days)
             lo = datetime(first.year, first.month, first.day, tzinfo=SHANGHAI)

@@ -186,3 +186,44 @@ def test_the_same_events_in_any_order_and_batches_leave_the_same_figures(store):
             eng = engine(grace_s=7200)  # restarted without state
     flush(eng, store)
     assert {c: day(store, c) for c in ("all", "consult")} == expected
+
+
+HOUR_COLUMNS = ("issued, visits_served, abandoned, transfers, called, within_target, wait_sum_s, wait_max_s, "
+                "transactions, handle_sum_s, handle_ratio_sum, first_contact, csat_n, csat_sum, csat_satisfied, "
+                "audit_n, audit_sum, complaints, complaints_escalated")
+
+
+def test_hour_rows_equal_the_facts_of_their_hour_whatever_the_batches(store):
+    """hour_metrics are summed from the minute rows (rollup_hour.sql, after rollup_minute);
+    checked against the facts themselves (the fact_sums view over each hour): shuffled
+    events with repeats (late ones among them), in random flushes, with a restart in the
+    middle."""
+    events = scenario()
+    mk = Maker(HALL, series="h")  # event ids of their own (the scenario's maker numbers its own)
+    events += [mk.ticket("issued", "L001", at("10:05"), category="plan_change"),  # a second category
+               mk.ticket("called", "L001", at("10:09"), category="plan_change"),
+               mk.survey(at("11:30"), 6, visit_id="V001")]  # the next hour: a survey of a visit of this one
+    rnd = random.Random(11)
+    shuffled = events[:] + rnd.sample(events, len(events) // 4)
+    rnd.shuffle(shuffled)
+    eng = engine(grace_s=7200)
+    for i, (kind, raw) in enumerate(shuffled):
+        eng.process(kind, raw)
+        if rnd.random() < 0.25:
+            flush(eng, store)
+        if i == len(shuffled) // 2:
+            flush(eng, store)
+            eng = engine(grace_s=7200)
+    flush(eng, store)
+
+    stored = {tuple(r[:3]): tuple(round(x, 6) for x in r[3:]) for r in store.query(
+        f"SELECT hall_id, category, hour, {HOUR_COLUMNS}, queue_len_max, longest_wait_max_s, est_wait_max_s "
+        "FROM hour_metrics FINAL WHERE hall_id = {h:String}", {"h": HALL}).rows if any(r[3:])}
+    from_facts = {tuple(r[:3]): tuple(round(x, 6) for x in r[3:]) for r in store.query(
+        f"SELECT hall_id, category, bucket, {HOUR_COLUMNS}, queue_len, longest_wait_s, est_wait_s "
+        "FROM fact_sums(bucket = 'hour', halls = [{h:String}], lo = toDateTime64('2000-01-01', 3, 'UTC'), "
+        "hi = toDateTime64('2100-01-01', 3, 'UTC'), now = now64(3), silent_after_s = 900, with_silence = 0)",
+        {"h": HALL}).rows if any(r[3:])}
+    assert stored == from_facts
+    assert len(stored) >= 4 and {c for _, c, _ in stored} >= {"all", "consult", "plan_change"}
+    assert sum(v[0] for (_, c, _), v in stored.items() if c == "all") == 13  # every visit issued, once
