@@ -804,7 +804,11 @@ def render(b: Bench, info: dict, command: str, started: datetime, total_s: float
     if "events_per_s" in eos and "events_per_s" in faust:
         of_faust = eos["events_per_s"] / faust["events_per_s"]
         eos_ok = eos["events_per_s"] >= TARGETS["eos"] and of_faust >= TARGETS["of_faust"]
-        eos_of = f"{of_faust:.0%} of bare Faust; "
+        # like for like with row 2 (first event → all committed, no sink): the worker alone
+        worker_rate = eos["events"] / eos["committed_s"] if eos.get("committed_s") else None
+        eos_of = f"{of_faust:.0%} of bare Faust" + (
+            f" (the worker alone, first event → all committed: {fmt_int(worker_rate)} events/s, "
+            f"{worker_rate / faust['events_per_s']:.0%})" if worker_rate else "") + "; "
     else:
         of_faust, eos_ok, eos_of = None, None, ""
 
