@@ -48,6 +48,24 @@ def flush(eng: RecordingEngine, store) -> None:
     FactWriter(store, CATALOGUE).write(eng.take_batch())
 
 
+def feed_shuffled(events, store, *, seed: int, repeats: float, flushes: float) -> None:
+    """``events`` and a share ``repeats`` of them again, shuffled, flushed to the store at
+    random (a share ``flushes`` of the events end a batch), the engine restarted without
+    state halfway."""
+    rnd = random.Random(seed)
+    shuffled = events[:] + rnd.sample(events, int(len(events) * repeats))
+    rnd.shuffle(shuffled)
+    eng = engine(grace_s=7200)
+    for i, (kind, raw) in enumerate(shuffled):
+        eng.process(kind, raw)
+        if rnd.random() < flushes:
+            flush(eng, store)
+        if i == len(shuffled) // 2:
+            flush(eng, store)
+            eng = engine(grace_s=7200)  # restarted without state
+    flush(eng, store)
+
+
 def day(store, category: str = "all") -> dict:
     rows = store.query(DAY_SQL, {"h": HALL, "c": category}).rows
     assert len(rows) <= 1
@@ -173,18 +191,7 @@ def test_the_same_events_in_any_order_and_batches_leave_the_same_figures(store):
     for table in ("visit_events", "visits", "wait_segments", "transactions", "surveys", "minute_gauges",
                   "minute_metrics", "hour_metrics", "day_metrics"):
         store.command(f"TRUNCATE TABLE {table}")
-    rnd = random.Random(3)
-    shuffled = events[:] + rnd.sample(events, len(events) // 3)
-    rnd.shuffle(shuffled)
-    eng = engine(grace_s=7200)
-    for i, (kind, raw) in enumerate(shuffled):
-        eng.process(kind, raw)
-        if rnd.random() < 0.2:
-            flush(eng, store)
-        if i == len(shuffled) // 2:
-            flush(eng, store)
-            eng = engine(grace_s=7200)  # restarted without state
-    flush(eng, store)
+    feed_shuffled(events, store, seed=3, repeats=1 / 3, flushes=0.2)
     assert {c: day(store, c) for c in ("all", "consult")} == expected
 
 
@@ -203,18 +210,7 @@ def test_hour_rows_equal_the_facts_of_their_hour_whatever_the_batches(store):
     events += [mk.ticket("issued", "L001", at("10:05"), category="plan_change"),  # a second category
                mk.ticket("called", "L001", at("10:09"), category="plan_change"),
                mk.survey(at("11:30"), 6, visit_id="V001")]  # the next hour: a survey of a visit of this one
-    rnd = random.Random(11)
-    shuffled = events[:] + rnd.sample(events, len(events) // 4)
-    rnd.shuffle(shuffled)
-    eng = engine(grace_s=7200)
-    for i, (kind, raw) in enumerate(shuffled):
-        eng.process(kind, raw)
-        if rnd.random() < 0.25:
-            flush(eng, store)
-        if i == len(shuffled) // 2:
-            flush(eng, store)
-            eng = engine(grace_s=7200)
-    flush(eng, store)
+    feed_shuffled(events, store, seed=11, repeats=1 / 4, flushes=0.25)
 
     stored = {tuple(r[:3]): tuple(round(x, 6) for x in r[3:]) for r in store.query(
         f"SELECT hall_id, category, hour, {HOUR_COLUMNS}, queue_len_max, longest_wait_max_s, est_wait_max_s "
