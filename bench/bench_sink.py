@@ -63,8 +63,9 @@ def main() -> None:
     n_msgs = len(msgs)
     for i, m in enumerate(msgs):
         out = engine.process(m.topic_kind, m.value, partition=0)
-        facts[i * a.batches // len(msgs)].extend(out.facts)
-        alerts[i * a.batches // len(msgs)].extend(out.alerts)
+        part = i * a.batches // n_msgs
+        facts[part].extend(out.facts)
+        alerts[part].extend(out.alerts)
 
     del engine, msgs  # the sink process holds neither; what remains is frozen as the sink's start-up
     tune_gc(settings.gc_threshold if a.gc_threshold is None else a.gc_threshold)

@@ -6,8 +6,9 @@ each time. The worker allocates dozens of objects per event (steps, index entrie
 facts) and holds hundreds of thousands for the retention (tables and indices), the sink
 builds tens of thousands of rows per write: both spent a fifth or more of their time in
 collections that found almost nothing, their data being dicts, lists and tuples that
-reference counting frees (``bench/bench_stream.py --gc-threshold 0`` against the default shows it). So the
-collections run rarer (``gc_threshold``: allocations between two of the youngest), and
+reference counting frees (``bench/bench_stream.py --gc-threshold 0`` against the default
+shows it). So the collections run rarer (``gc_threshold``: allocations between two of the
+youngest), and
 what is alive once the process has started (modules, the catalogue) is frozen out of
 their walk (``gc.freeze``, as the CPython documentation suggests for long-lived servers).
 """

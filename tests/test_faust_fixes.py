@@ -285,7 +285,7 @@ def test_a_batch_that_reads_the_input_to_its_end_is_committed_at_once(monkeypatc
     commit_if_caught_up(behind, {t0: 49, t1: 79})
     assert behind.commits == 1  # nothing delivered since: nothing to commit
 
-    faust_fixes._caught_up["pending"] = True  # another batch, 0.2 s later: writes stay 0.5 s apart
+    faust_fixes._caught_up["pending"] = True  # another batch, 0.2 s later: commits stay 0.5 s apart
     clock[0] += 0.2
     commit_if_caught_up(behind, {t0: 49, t1: 79})
     assert behind.commits == 1 and faust_fixes._caught_up["pending"]
@@ -303,6 +303,7 @@ def test_a_batch_that_reads_the_input_to_its_end_is_committed_at_once(monkeypatc
     from types import SimpleNamespace
 
     monkeypatch.setattr(faust_fixes, "_batch_handler", None)
+
     class Inputs:
         topics = ["t.tickets"]
 
